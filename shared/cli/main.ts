@@ -1,0 +1,42 @@
+/** The `pushrun` command line: parses arguments and hands each command to its module. */
+import {Command, CommanderError} from 'commander';
+
+/** A command module adds its subcommand and sets `exitCode` through `setExit`. */
+export interface CliContext {
+  readonly env: NodeJS.ProcessEnv;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  setExit(code: number): void;
+}
+
+/** Registers one subcommand on the program. */
+export type CommandModule = (program: Command, ctx: CliContext) => void;
+
+const COMMAND_MODULES: CommandModule[] = [];
+
+/** Runs the CLI and resolves to the process exit code. */
+export async function main(
+  argv: string[] = process.argv,
+  env: NodeJS.ProcessEnv = process.env,
+  out: (text: string) => void = t => process.stdout.write(t),
+  err: (text: string) => void = t => process.stderr.write(t),
+): Promise<number> {
+  let exitCode = 0;
+  const ctx: CliContext = {env, out, err, setExit: c => (exitCode = c)};
+  const program = new Command('pushrun')
+    .description(
+      'Push an image, and the Batch jobs configured for it start, streaming whenever they can.',
+    )
+    .exitOverride()
+    .configureOutput({writeOut: out, writeErr: err});
+  for (const register of COMMAND_MODULES) register(program, ctx);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    throw e;
+  }
+  return exitCode;
+}
