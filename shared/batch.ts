@@ -239,7 +239,7 @@ export function toBatchJob(job: Record<string, unknown>): BatchJob {
   return out;
 }
 
-/** Splits `host:port` (or `[v6]:port`) into its parts; throws on anything else. */
+/** Splits `host:port` (or `[v6]:port`) into its parts; throws PermanentError on anything else. */
 export function parseEndpoint(endpoint: string): {host: string; port: number} {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(endpoint.trim());
   if (!m) {
@@ -247,7 +247,8 @@ export function parseEndpoint(endpoint: string): {host: string; port: number} {
       `PUSHRUN_BATCH_ENDPOINT must be host:port, got "${endpoint}"`,
     );
   }
-  return {host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2])};
+  // An IPv6 host keeps its brackets: gax joins host and port with ':' into the gRPC target.
+  return {host: m[1], port: Number(m[2])};
 }
 
 /**
