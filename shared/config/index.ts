@@ -1,0 +1,11 @@
+/** The mappings file: loading, validation, and its typed shape. */
+export * from './types';
+export {clearConfigCache, configFile, DEFAULT_CONFIG_FILE, loadConfig, parseConfig, readConfig} from './load';
+export type {ConfigReading} from './load';
+export {formatProblem} from './source';
+export type {Problem} from './source';
+export {literalImageParts} from './validate';
+export type {LiteralImageParts} from './validate';
+export {compileTagFilter, tagVersion} from './tag_filter';
+export {PLACEHOLDERS, isPlaceholder} from './placeholders';
+export type {Placeholder} from './placeholders';

@@ -1,0 +1,79 @@
+/** Reads the config file once per process and fails loudly when it is invalid. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {ConfigError, errorMessage} from '../errors';
+import {formatProblem, parseSource, ProblemList, type Problem} from './source';
+import type {PushrunConfig} from './types';
+import {validateConfig} from './validate';
+
+/** Where the config lives when `PUSHRUN_CONFIG` is not set (relative to the working directory). */
+export const DEFAULT_CONFIG_FILE = 'config/pushrun.yaml';
+
+/** The config file to read: `file`, else `PUSHRUN_CONFIG`, else `config/pushrun.yaml`. */
+export function configFile(file?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return file ?? (env.PUSHRUN_CONFIG || DEFAULT_CONFIG_FILE);
+}
+
+/** The result of reading a config: the config when valid, and every problem (errors and warnings). */
+export interface ConfigReading {
+  readonly config?: PushrunConfig;
+  readonly errors: readonly Problem[];
+  readonly warnings: readonly Problem[];
+}
+
+/** Reads and validates a config file without throwing; an unreadable file is one problem. */
+export function readConfig(file: string): ConfigReading {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(e);
+    const problem: Problem = {file, line: 1, col: 1, message: `cannot read config: ${why}`, severity: 'error'};
+    return {errors: [problem], warnings: []};
+  }
+  return parseConfig(text, file);
+}
+
+/** Validates config text as if read from `file` (`jobFile`s are read relative to its folder). */
+export function parseConfig(text: string, file: string): ConfigReading {
+  const parsed = parseSource(file, text);
+  const problems = new ProblemList();
+  problems.problems.push(...parsed.problems);
+  if (parsed.problems.some(p => p.severity === 'error')) {
+    return {errors: problems.errors, warnings: problems.warnings};
+  }
+  const {config} = validateConfig(parsed.source, problems);
+  return {
+    ...(config && {config}),
+    errors: problems.errors,
+    warnings: problems.warnings,
+  };
+}
+
+const cache = new Map<string, PushrunConfig>();
+
+/**
+ * The config, read once per process: `file`, else `PUSHRUN_CONFIG`, else `config/pushrun.yaml`.
+ * Throws ConfigError listing every `FILE:LINE:COL message` when the file is invalid.
+ */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): PushrunConfig {
+  const name = configFile(file, env);
+  const key = path.resolve(name);
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const {config, errors} = readConfig(name);
+  if (!config) {
+    const problems = errors.map(formatProblem);
+    throw new ConfigError(
+      `invalid config ${name}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.join('\n')}`,
+      problems,
+    );
+  }
+  cache.set(key, config);
+  return config;
+}
+
+/** Forgets configs read so far, so the next `loadConfig` reads the file again (tests). */
+export function clearConfigCache(): void {
+  cache.clear();
+}

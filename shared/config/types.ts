@@ -1,0 +1,80 @@
+/** The typed, validated shape of `config/pushrun.yaml` (DESIGN.md config contract). */
+
+/** How a mapping treats image streaming. */
+export const STREAMING_POLICIES = ['auto', 'required', 'off'] as const;
+/** `auto`: stream when possible, else pull; `required`: stream or skip; `off`: always pull. */
+export type StreamingPolicy = (typeof STREAMING_POLICIES)[number];
+/** True when `value` names a streaming policy. */
+export function isStreamingPolicy(value: unknown): value is StreamingPolicy {
+  return (STREAMING_POLICIES as readonly unknown[]).includes(value);
+}
+
+/** The kinds of tag filter a mapping may list under `match.tags`. */
+export const TAG_FILTER_KINDS = ['glob', 'semver', 'regex'] as const;
+/** `glob` (default), `semver:` range, or `regex:` full match. */
+export type TagFilterKind = (typeof TAG_FILTER_KINDS)[number];
+/** True when `value` names a tag filter kind. */
+export function isTagFilterKind(value: unknown): value is TagFilterKind {
+  return (TAG_FILTER_KINDS as readonly unknown[]).includes(value);
+}
+
+/** One compiled entry of `match.tags`. */
+export interface TagFilter {
+  readonly kind: TagFilterKind;
+  /** The filter as written, e.g. `semver:>=2.0.0`. */
+  readonly text: string;
+  readonly test: (tag: string) => boolean;
+}
+
+/** A Batch v1 Job template in proto3 JSON, placeholders not yet filled. */
+export type JobTemplate = Readonly<Record<string, unknown>>;
+
+/** One entry of `mappings`, validated and with its matchers compiled. */
+export interface Mapping {
+  readonly name: string;
+  /** The `match.image` glob, over `host/path` of the image (no tag or digest). */
+  readonly imageGlob: string;
+  readonly matchesImage: (imageName: string) => boolean;
+  /** Absent: any push matches, tagged or not. Present: a tagged push matching one filter. */
+  readonly tagFilters?: readonly TagFilter[];
+  /** Where the job runs; absent: the image's own region. */
+  readonly region?: string;
+  readonly streaming: StreamingPolicy;
+  readonly job: JobTemplate;
+  /** The file the template was read from (the config file or its `jobFile`). */
+  readonly jobSource: string;
+}
+
+/** The `defaults` section. */
+export interface Defaults {
+  readonly streaming: StreamingPolicy;
+  /** `os/arch[/variant]`: the child of a multi-arch index the jobs run. */
+  readonly platform: string;
+  /** Where jobs run when neither the mapping nor the image says. */
+  readonly region?: string;
+}
+
+/** The `notifications` section: topic names in the project (or full `projects/P/topics/T`). */
+export interface Notifications {
+  readonly topic: string;
+  readonly batchEventsTopic: string;
+}
+
+/** The whole validated config. */
+export interface PushrunConfig {
+  /** The file it was loaded from. */
+  readonly file: string;
+  readonly defaults: Defaults;
+  readonly notifications: Notifications;
+  readonly mappings: readonly Mapping[];
+  /** `FILE:LINE:COL warning: …` lines found while validating. */
+  readonly warnings: readonly string[];
+}
+
+/** The default values of keys left out of the file. */
+export const DEFAULTS: Defaults = {streaming: 'auto', platform: 'linux/amd64'};
+/** The default topic names. */
+export const DEFAULT_NOTIFICATIONS: Notifications = {
+  topic: 'pushrun-notifications',
+  batchEventsTopic: 'pushrun-batch-events',
+};

@@ -1,0 +1,345 @@
+/** Semantic checks of a schema-checked config, and its compilation into a typed `PushrunConfig`. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import picomatch from 'picomatch';
+import {isKnownRegion, isMultiRegion, locationContains} from '../locations';
+import {
+  isStreamingContainerField,
+  jobFromProto3JSON,
+  jobTemplateProblems,
+  pushedImageContainers,
+} from '../job_builder';
+import {errorMessage} from '../errors';
+import {fillTemplate, isPlaceholder, placeholdersIn, visitStrings, PLACEHOLDERS} from './placeholders';
+import {checkSchema, touchesFailed} from './schema';
+import {
+  formatProblem,
+  parseSource,
+  positionOf,
+  ProblemList,
+  type NodePath,
+  type Source,
+} from './source';
+import {compileTagFilter} from './tag_filter';
+import {
+  DEFAULT_NOTIFICATIONS,
+  DEFAULTS,
+  type Defaults,
+  type JobTemplate,
+  type Mapping,
+  type PushrunConfig,
+  type StreamingPolicy,
+  type TagFilter,
+} from './types';
+
+const AR_HOST = /^([a-z0-9]+(?:-[a-z0-9]+)*)-docker\.pkg\.dev$/;
+const GCR_HOST = /^(?:[a-z0-9-]+\.)?gcr\.io$/;
+
+/** The literal Artifact Registry parts a `match.image` glob names, as far as they are literal. */
+export interface LiteralImageParts {
+  /** The first path segment, when it holds no glob characters. */
+  readonly host?: string;
+  /** The Artifact Registry location of a literal `LOCATION-docker.pkg.dev` host. */
+  readonly location?: string;
+  readonly project?: string;
+  readonly repository?: string;
+}
+
+/** Reads the literal host, and for Artifact Registry the location, project and repository, of a glob. */
+export function literalImageParts(glob: string): LiteralImageParts {
+  const segments = glob.split('/');
+  const literal = (s: string | undefined) =>
+    s !== undefined && s !== '' && !picomatch.scan(s).isGlob;
+  if (!literal(segments[0])) return {};
+  const host = segments[0];
+  const ar = AR_HOST.exec(host);
+  if (!ar) return {host};
+  const project = literal(segments[1]) ? segments[1] : undefined;
+  const repository = project && literal(segments[2]) ? segments[2] : undefined;
+  return {host, location: ar[1], project, repository};
+}
+
+/** The outcome of validating one config source: the config when there are no errors. */
+export interface Validation {
+  readonly config?: PushrunConfig;
+  readonly problems: ProblemList;
+}
+
+type Json = Record<string, unknown>;
+
+/** Validates a parsed config file and builds the typed config; `file` locates `jobFile`s. */
+export function validateConfig(source: Source, problems = new ProblemList()): Validation {
+  const failed = checkSchema(source, problems);
+  if (problems.errors.length && !isObject(source.value)) return {problems};
+  const root = (source.value ?? {}) as Json;
+  const clean = (p: NodePath) => !touchesFailed(p, failed);
+
+  const d = (root.defaults ?? {}) as Json;
+  const defaults: Defaults = {
+    streaming: (d.streaming as StreamingPolicy) ?? DEFAULTS.streaming,
+    platform: (d.platform as string) ?? DEFAULTS.platform,
+    ...(typeof d.region === 'string' && {region: d.region}),
+  };
+  if (defaults.region && clean(['defaults', 'region']) && !isKnownRegion(defaults.region)) {
+    problems.error(source, ['defaults', 'region'], `unknown region "${defaults.region}"`);
+  }
+  const n = (root.notifications ?? {}) as Json;
+  const notifications = {
+    topic: (n.topic as string) ?? DEFAULT_NOTIFICATIONS.topic,
+    batchEventsTopic: (n.batchEventsTopic as string) ?? DEFAULT_NOTIFICATIONS.batchEventsTopic,
+  };
+
+  const list = Array.isArray(root.mappings) ? (root.mappings as unknown[]) : [];
+  if (Array.isArray(root.mappings) && list.length === 0) {
+    problems.warn(source, ['mappings'], 'no mappings: no push will start a job');
+  }
+  const firstLine = new Map<string, number>();
+  const mappings: Mapping[] = [];
+  list.forEach((raw, i) => {
+    const at: NodePath = ['mappings', i];
+    if (!clean(at) || !isObject(raw)) return;
+    const name = raw.name as string;
+    const seen = firstLine.get(name);
+    if (seen !== undefined) {
+      problems.error(
+        source,
+        [...at, 'name'],
+        `duplicate mapping name "${name}" (first used on line ${seen})`,
+      );
+    } else {
+      firstLine.set(name, lineOf(source, [...at, 'name']));
+    }
+    const mapping = checkMapping(source, at, raw, defaults, problems);
+    if (mapping) mappings.push(mapping);
+  });
+
+  if (problems.errors.length) return {problems};
+  const config: PushrunConfig = {
+    file: source.file,
+    defaults,
+    notifications,
+    mappings,
+    warnings: problems.warnings.map(formatProblem),
+  };
+  return {config, problems};
+}
+
+function checkMapping(
+  source: Source,
+  at: NodePath,
+  raw: Json,
+  defaults: Defaults,
+  problems: ProblemList,
+): Mapping | undefined {
+  const errorsBefore = problems.errors.length;
+  const name = raw.name as string;
+  const match = raw.match as {image: string; tags?: string[]};
+  const streaming = (raw.streaming as StreamingPolicy) ?? defaults.streaming;
+  const region = raw.region as string | undefined;
+  const imageAt = [...at, 'match', 'image'];
+
+  let matchesImage: (name: string) => boolean = () => false;
+  try {
+    matchesImage = picomatch(match.image, {strictBrackets: true});
+  } catch (e) {
+    problems.error(source, imageAt, `invalid image glob: ${errorMessage(e)}`);
+  }
+  if (/[:@]/.test(match.image.split('/').slice(1).join('/'))) {
+    problems.error(
+      source,
+      imageAt,
+      'match.image is the image name without tag or digest: put tags under match.tags',
+    );
+  }
+  checkLocation(source, at, match.image, region, defaults, streaming, problems);
+
+  let tagFilters: TagFilter[] | undefined;
+  if (match.tags) {
+    tagFilters = [];
+    match.tags.forEach((text, j) => {
+      try {
+        tagFilters!.push(compileTagFilter(text));
+      } catch (e) {
+        problems.error(source, [...at, 'match', 'tags', j], errorMessage(e));
+      }
+    });
+  }
+
+  const template = readTemplate(source, at, raw, problems);
+  if (template) checkTemplate(template, streaming, problems);
+
+  if (problems.errors.length > errorsBefore || !template) return undefined;
+  return {
+    name,
+    imageGlob: match.image,
+    matchesImage,
+    ...(tagFilters && {tagFilters}),
+    ...(region !== undefined && {region}),
+    streaming,
+    job: template.value,
+    jobSource: template.source.file,
+  };
+}
+
+function checkLocation(
+  source: Source,
+  at: NodePath,
+  glob: string,
+  region: string | undefined,
+  defaults: Defaults,
+  streaming: StreamingPolicy,
+  problems: ProblemList,
+): void {
+  const imageAt = [...at, 'match', 'image'];
+  const regionAt = [...at, 'region'];
+  if (region !== undefined && !isKnownRegion(region)) {
+    problems.error(source, regionAt, `unknown region "${region}"`);
+    return;
+  }
+  const {host, location} = literalImageParts(glob);
+  if (host && GCR_HOST.test(host) && streaming === 'required') {
+    problems.error(
+      source,
+      imageAt,
+      'streaming is required, but Batch cannot stream images from Container Registry (gcr.io); use Artifact Registry',
+    );
+  }
+  if (host && !location && !region && !defaults.region) {
+    problems.error(
+      source,
+      imageAt,
+      `the image is not in Artifact Registry, so its region cannot be inferred: set region`,
+    );
+  }
+  if (!location) return;
+  if (!isMultiRegion(location) && !isKnownRegion(location)) {
+    problems.error(source, imageAt, `unknown Artifact Registry location "${location}"`);
+    return;
+  }
+  if (region === undefined) {
+    if (isMultiRegion(location)) {
+      problems.error(
+        source,
+        imageAt,
+        `the image is in the multi-region "${location}": set region to a region inside it`,
+      );
+    }
+    return;
+  }
+  if (!locationContains(location, region)) {
+    const message = `region "${region}" is outside the image's location "${location}", so Batch cannot stream the image`;
+    if (streaming === 'off') problems.warn(source, regionAt, `${message} (and pulls it across regions)`);
+    else problems.error(source, regionAt, message);
+  }
+}
+
+interface Template {
+  readonly value: JobTemplate;
+  readonly source: Source;
+  /** Where the template sits in its source. */
+  readonly at: NodePath;
+}
+
+function readTemplate(
+  source: Source,
+  at: NodePath,
+  raw: Json,
+  problems: ProblemList,
+): Template | undefined {
+  if (raw.job !== undefined && raw.jobFile !== undefined) {
+    problems.error(source, [...at, 'jobFile'], 'set either job or jobFile, not both', 'key');
+    return undefined;
+  }
+  if (raw.job !== undefined) {
+    return {value: raw.job as JobTemplate, source, at: [...at, 'job']};
+  }
+  if (raw.jobFile === undefined) {
+    problems.error(source, [...at, 'name'], 'the mapping needs a job or a jobFile', 'key');
+    return undefined;
+  }
+  const jobFile = raw.jobFile as string;
+  const file = path.join(path.dirname(source.file), jobFile);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(e);
+    problems.error(source, [...at, 'jobFile'], `cannot read jobFile ${file}: ${why}`);
+    return undefined;
+  }
+  const parsed = parseSource(file, text);
+  for (const p of parsed.problems) problems.problems.push(p);
+  if (parsed.problems.some(p => p.severity === 'error')) return undefined;
+  if (!isObject(parsed.source.value)) {
+    problems.error(parsed.source, [], 'a job file holds one Batch Job object');
+    return undefined;
+  }
+  return {value: parsed.source.value as JobTemplate, source: parsed.source, at: []};
+}
+
+function checkTemplate(t: Template, streaming: StreamingPolicy, problems: ProblemList): void {
+  const errorsBefore = problems.errors.length;
+  visitStrings(t.value, (text, p) => {
+    for (const name of placeholdersIn(text)) {
+      if (!isPlaceholder(name)) {
+        problems.error(
+          t.source,
+          [...t.at, ...p],
+          `unknown placeholder \${${name}} (known: ${PLACEHOLDERS.join(', ')}; write $\${${name}} for a literal)`,
+        );
+      }
+    }
+  });
+  for (const p of jobTemplateProblems(t.value)) {
+    problems.error(t.source, [...t.at, ...p.path], p.message);
+  }
+  const groups = t.value.taskGroups;
+  if (!Array.isArray(groups) || groups.length === 0) {
+    problems.error(t.source, t.at, 'the job has no taskGroups');
+  }
+  const containers = pushedImageContainers(t.value);
+  if (Array.isArray(groups) && groups.length && containers.length === 0) {
+    problems.warn(
+      t.source,
+      [...t.at, 'taskGroups'],
+      'no container runnable runs the pushed image (leave imageUri out, or write ${IMAGE})',
+    );
+  }
+  if (streaming !== 'off') {
+    for (const c of containers) {
+      for (const field of Object.keys(c.container)) {
+        if (isStreamingContainerField(field)) continue;
+        const message = `container field "${field}" is not allowed with image streaming`;
+        const where = [...t.at, ...c.path, field];
+        if (streaming === 'required') {
+          problems.error(t.source, where, `${message}, and streaming is required`);
+        } else {
+          problems.warn(t.source, where, `${message}: this job will pull the image instead`);
+        }
+      }
+    }
+  }
+  if (problems.errors.length > errorsBefore) return;
+  // Convert as the builder will, with sample values, so a template that validates also builds.
+  try {
+    jobFromProto3JSON(
+      fillTemplate(t.value, {
+        IMAGE: 'us-docker.pkg.dev/p/r/i@sha256:' + '0'.repeat(64),
+        IMAGE_DIGEST: 'sha256:' + '0'.repeat(64),
+        IMAGE_TAG: 'latest',
+        IMAGE_NAME: 'us-docker.pkg.dev/p/r/i',
+        MAPPING: 'mapping',
+      }),
+    );
+  } catch (e) {
+    problems.error(t.source, t.at, `the job is not a valid Batch Job: ${errorMessage(e)}`);
+  }
+}
+
+function lineOf(source: Source, p: NodePath): number {
+  return positionOf(source, p).line;
+}
+
+function isObject(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
