@@ -1,0 +1,128 @@
+/** Resolves a reference to the image manifest for one platform, and fetches its config. */
+import {
+  isImageConfigMediaType,
+  isIndexMediaType,
+  isSchema1MediaType,
+} from './media_types';
+import {
+  DEFAULT_PLATFORM,
+  formatPlatform,
+  normalizePlatform,
+  parsePlatform,
+  platformMatches,
+  selectPlatform,
+  type Platform,
+} from './platform';
+import {
+  RegistryError,
+  type ContentStore,
+  type FetchedManifest,
+  type ImageConfigJson,
+  type ResolvedImage,
+} from './registry';
+
+// An index may point at another index (rare, but allowed); deeper nesting is refused.
+const MAX_INDEX_DEPTH = 2;
+// Image configs are small; a bigger one is not worth reading to learn os/arch.
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Fetches what `reference` names in `store`; an index is resolved to `platform` (default
+ * linux/amd64). A missing platform is reported, not thrown: `platformMatched` is false.
+ */
+export async function resolveImage(
+  store: ContentStore,
+  reference: string,
+  platform: string = DEFAULT_PLATFORM,
+): Promise<ResolvedImage> {
+  const wanted = parsePlatform(platform);
+  const top = await store.manifest(reference);
+  let manifest: FetchedManifest | undefined = top;
+  let index: FetchedManifest | undefined;
+  let entryPlatform: Platform | undefined;
+  let availablePlatforms: string[] = [];
+  for (
+    let depth = 0;
+    manifest && isIndexMediaType(manifest.mediaType);
+    depth++
+  ) {
+    if (depth >= MAX_INDEX_DEPTH) {
+      throw new RegistryError(
+        `${top.digest} nests indexes more than ${MAX_INDEX_DEPTH} deep`,
+        undefined,
+        false,
+      );
+    }
+    index ??= manifest;
+    const entries = manifest.json.manifests ?? [];
+    availablePlatforms = entries
+      .filter(d => d.platform)
+      .map(d => formatPlatform(normalizePlatform(d.platform!)));
+    const chosen = selectPlatform(entries, wanted);
+    entryPlatform = chosen?.platform && normalizePlatform(chosen.platform);
+    manifest = chosen ? await store.manifest(chosen.digest) : undefined;
+  }
+  const base = {
+    digest: top.digest,
+    mediaType: top.mediaType,
+    wanted,
+    availablePlatforms,
+    ...(index && {index}),
+  };
+  if (!manifest) return {...base, platformMatched: false};
+
+  let config: ImageConfigJson | undefined;
+  const configDescriptor = manifest.json.config;
+  if (configDescriptor && isImageConfigMediaType(configDescriptor.mediaType)) {
+    const bytes = await store.blob(configDescriptor.digest, {
+      maxBytes: MAX_CONFIG_BYTES,
+    });
+    config = parseConfig(bytes, configDescriptor.digest);
+  }
+  const havePlatform = entryPlatform ?? platformOf(manifest, config);
+  return {
+    ...base,
+    manifest,
+    ...(config && {config}),
+    ...(havePlatform && {platform: havePlatform}),
+    // An image that does not say what it is built for is given the benefit of the doubt.
+    platformMatched: !havePlatform || platformMatches(wanted, havePlatform),
+  };
+}
+
+function parseConfig(bytes: Buffer, digest: string): ImageConfigJson {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as ImageConfigJson;
+  } catch (e) {
+    throw new RegistryError(
+      `image config ${digest} is not JSON`,
+      undefined,
+      false,
+      {cause: e},
+    );
+  }
+}
+
+function platformOf(
+  manifest: FetchedManifest,
+  config: ImageConfigJson | undefined,
+): Platform | undefined {
+  if (isSchema1MediaType(manifest.mediaType) && manifest.json.architecture) {
+    // Schema 1 names only the architecture; schema 1 images are Linux images.
+    return normalizePlatform({
+      os: 'linux',
+      architecture: manifest.json.architecture,
+    });
+  }
+  if (!config?.os || !config.architecture) return undefined;
+  return normalizePlatform({
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant && {variant: config.variant}),
+  });
+}
+
+/** `formatPlatform(parsePlatform(text))`: the canonical spelling of a platform argument. */
+export function canonicalPlatform(text: string): string {
+  return formatPlatform(parsePlatform(text));
+}
