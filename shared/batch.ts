@@ -275,8 +275,8 @@ export function batchClientOptions(
  * attempt is enough and a dead endpoint fails in seconds, not the default 10 minutes.
  */
 const CREATE_CALL: CallOptions = {timeout: 30_000, retry: null};
-/** getJob is idempotent; gax retries UNAVAILABLE, but only briefly. */
-const GET_CALL: CallOptions = {timeout: 30_000, maxRetries: 2};
+/** getJob is idempotent: gax retries UNAVAILABLE, but at most three attempts in all (about 2 s). */
+const GET_CALL: CallOptions = {timeout: 30_000, maxRetries: 3};
 
 /** The real adapter; the BatchServiceClient is created once, on first use (cold start). */
 export function makeBatchJobs(env: NodeJS.ProcessEnv = process.env): BatchJobs {
