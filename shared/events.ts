@@ -1,0 +1,150 @@
+/**
+ * Decodes the Eventarc `google.cloud.pubsub.topic.v1.messagePublished` CloudEvent that carries an
+ * Artifact Registry notification into one domain type, `ImagePush`, or a reason to ignore it.
+ *
+ * Payloads on topic `gcr` are JSON: `{"action":"INSERT","digest":"HOST/PATH@sha256:…"}` for a push,
+ * with `"tag":"HOST/PATH:TAG"` when a tag is added, and `{"action":"DELETE","tag":…}` on deletion.
+ * See https://cloud.google.com/artifact-registry/docs/configure-notifications and, for the
+ * envelope, https://cloud.google.com/eventarc/docs/cloudevents#pubsub
+ */
+import {errorMessage} from './errors';
+import {imageName, parseImageRef, type ImageRef} from './image_ref';
+
+/** An image push that can start runs: an INSERT with a digest. */
+export interface ImagePush {
+  readonly eventId: string;
+  /** The pushed image, pinned by digest (no tag). */
+  readonly digestRef: ImageRef;
+  /** The bare tag, like `1.1`; absent for an untagged push. */
+  readonly tag?: string;
+  readonly publishedAt: Date;
+}
+
+/** A push to act on, or why the event starts nothing. */
+export type PushDecision =
+  | {kind: 'push'; push: ImagePush}
+  | {kind: 'ignore'; reason: string; eventId?: string};
+
+/** The actions Artifact Registry notifications carry. */
+export const PUSH_ACTIONS = ['INSERT', 'DELETE'] as const;
+/** `INSERT` (upload or new tag) or `DELETE`. */
+export type PushAction = (typeof PUSH_ACTIONS)[number];
+/** True when `value` is a known notification action. */
+export function isPushAction(value: unknown): value is PushAction {
+  return (PUSH_ACTIONS as readonly unknown[]).includes(value);
+}
+
+/** What decoding reads of a CloudEvent; `data` may be an object, a JSON string or a Buffer. */
+export interface PushEvent {
+  readonly id?: string;
+  readonly time?: string;
+  readonly data?: unknown;
+}
+
+/** Decodes a messagePublished CloudEvent; never throws: bad input is an `ignore` with a reason. */
+export function decodeImagePush(event: PushEvent): PushDecision {
+  let eventId = typeof event.id === 'string' && event.id ? event.id : undefined;
+  const ignore = (reason: string): PushDecision => ({
+    kind: 'ignore',
+    reason,
+    ...(eventId !== undefined && {eventId}),
+  });
+
+  const data = envelopeData(event.data);
+  if (typeof data === 'string') return ignore(data);
+  const message = data.message;
+  if (!isObject(message)) return ignore('the event has no data.message');
+  if (eventId === undefined && typeof message.messageId === 'string' && message.messageId) {
+    eventId = message.messageId;
+  }
+
+  const publishedText =
+    typeof message.publishTime === 'string' ? message.publishTime : event.time;
+  const publishedAt = publishedText ? new Date(publishedText) : undefined;
+  if (!publishedAt || isNaN(publishedAt.getTime())) {
+    return ignore(
+      publishedText
+        ? `data.message.publishTime "${publishedText}" is not a timestamp`
+        : 'the event has no data.message.publishTime',
+    );
+  }
+  if (eventId === undefined) return ignore('the event has no id and no data.message.messageId');
+
+  if (typeof message.data !== 'string' || message.data === '') {
+    return ignore('data.message.data is missing or not a base64 string');
+  }
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(message.data)) {
+    return ignore('data.message.data is not valid base64');
+  }
+  const text = Buffer.from(message.data, 'base64').toString('utf8');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch (e) {
+    return ignore(`the notification is not JSON: ${errorMessage(e)}`);
+  }
+  if (!isObject(payload)) return ignore('the notification is not a JSON object');
+
+  const {action, digest, tag} = payload;
+  if (typeof action !== 'string') return ignore('the notification has no action');
+  if (!isPushAction(action)) return ignore(`unknown action "${action}"`);
+  if (action !== 'INSERT') return ignore(`action ${action} starts no run`);
+  if (digest === undefined || digest === '') {
+    return ignore('INSERT without a digest (a tag change only) starts no run');
+  }
+  if (typeof digest !== 'string') return ignore('the notification\'s digest is not a string');
+  if (tag !== undefined && typeof tag !== 'string') {
+    return ignore('the notification\'s tag is not a string');
+  }
+
+  let digestRef: ImageRef;
+  try {
+    digestRef = parseImageRef(digest);
+  } catch (e) {
+    return ignore(`digest: ${errorMessage(e)}`);
+  }
+  if (!digestRef.digest) return ignore(`digest "${digest}" is not pinned by a digest`);
+  const {tag: _ignored, ...pinned} = digestRef;
+
+  let bareTag: string | undefined;
+  if (tag) {
+    let tagRef: ImageRef;
+    try {
+      tagRef = parseImageRef(tag);
+    } catch (e) {
+      return ignore(`tag: ${errorMessage(e)}`);
+    }
+    // A tag naming another image is not this push's tag.
+    if (tagRef.tag && imageName(tagRef) === imageName(pinned)) bareTag = tagRef.tag;
+  }
+
+  return {
+    kind: 'push',
+    push: {
+      eventId,
+      digestRef: pinned,
+      ...(bareTag !== undefined && {tag: bareTag}),
+      publishedAt,
+    },
+  };
+}
+
+// The CloudEvent's data as an object, or the reason it is not one.
+function envelopeData(data: unknown): Record<string, unknown> | string {
+  let value = data;
+  if (value instanceof Uint8Array) value = Buffer.from(value).toString('utf8');
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return 'the event data is not JSON';
+    }
+  }
+  if (value === undefined || value === null) return 'the event has no data';
+  if (!isObject(value)) return 'the event data is not an object';
+  return value;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
