@@ -69,6 +69,8 @@ export function jobToProto3JSON(job: unknown): Record<string, unknown> {
 export interface TemplateProblem {
   readonly path: (string | number)[];
   readonly message: string;
+  /** `key` when the problem is the field's name rather than its value. */
+  readonly at?: 'key';
 }
 
 /**
@@ -114,7 +116,11 @@ function walkMessage(
     if (!field) {
       const camel = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
       const hint = camel !== key && type.fields[camel] ? ` (write "${camel}")` : '';
-      found.push({path: at, message: `unknown field "${key}" in ${where}${hint}`});
+      found.push({
+        path: at,
+        message: `unknown field "${key}" in ${where}${hint}`,
+        at: 'key',
+      });
       continue;
     }
     if (value === null) continue;

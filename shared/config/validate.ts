@@ -291,7 +291,7 @@ function checkTemplate(t: Template, streaming: StreamingPolicy, problems: Proble
     }
   });
   for (const p of jobTemplateProblems(t.value)) {
-    problems.error(t.source, [...t.at, ...p.path], p.message);
+    problems.error(t.source, [...t.at, ...p.path], p.message, p.at);
   }
   const groups = t.value.taskGroups;
   if (!Array.isArray(groups) || groups.length === 0) {
@@ -312,9 +312,9 @@ function checkTemplate(t: Template, streaming: StreamingPolicy, problems: Proble
         const message = `container field "${field}" is not allowed with image streaming`;
         const where = [...t.at, ...c.path, field];
         if (streaming === 'required') {
-          problems.error(t.source, where, `${message}, and streaming is required`);
+          problems.error(t.source, where, `${message}, and streaming is required`, 'key');
         } else {
-          problems.warn(t.source, where, `${message}: this job will pull the image instead`);
+          problems.warn(t.source, where, `${message}: this job will pull the image instead`, 'key');
         }
       }
     }
