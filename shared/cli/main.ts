@@ -1,5 +1,6 @@
 /** The `pushrun` command line: parses arguments and hands each command to its module. */
 import {Command, CommanderError} from 'commander';
+import {registerCheckCommand} from './check_command';
 
 /** A command module adds its subcommand and sets `exitCode` through `setExit`. */
 export interface CliContext {
@@ -12,7 +13,7 @@ export interface CliContext {
 /** Registers one subcommand on the program. */
 export type CommandModule = (program: Command, ctx: CliContext) => void;
 
-const COMMAND_MODULES: CommandModule[] = [];
+const COMMAND_MODULES: CommandModule[] = [registerCheckCommand];
 
 /** Runs the CLI and resolves to the process exit code. */
 export async function main(

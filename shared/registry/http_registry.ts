@@ -21,7 +21,7 @@ import {
   type Registry,
   type ResolvedImage,
 } from './registry';
-import {resolveImage} from './resolve';
+import {resolveImage, type ResolveHooks} from './resolve';
 
 /** How long one registry request may take before it counts as unreachable. */
 export const DEFAULT_TIMEOUT_MS = 30_000;

@@ -14,7 +14,7 @@ import {
   type FetchedManifest,
   type ResolvedImage,
 } from './registry';
-import {resolveImage} from './resolve';
+import {resolveImage, type ResolveHooks} from './resolve';
 
 /** The annotation naming a manifest in `index.json`: the tag of `oci:DIR:TAG`. */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';

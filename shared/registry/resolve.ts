@@ -21,6 +21,11 @@ import {
   type ResolvedImage,
 } from './registry';
 
+/** Lets a caller start work (such as layer fetches) as soon as the platform's manifest is known. */
+export interface ResolveHooks {
+  readonly onManifest?: (manifest: FetchedManifest) => void;
+}
+
 // An index may point at another index (rare, but allowed); deeper nesting is refused.
 const MAX_INDEX_DEPTH = 2;
 // Image configs are small; a bigger one is not worth reading to learn os/arch.
@@ -34,6 +39,7 @@ export async function resolveImage(
   store: ContentStore,
   reference: string,
   platform: string = DEFAULT_PLATFORM,
+  hooks: ResolveHooks = {},
 ): Promise<ResolvedImage> {
   const wanted = parsePlatform(platform);
   const top = await store.manifest(reference);
@@ -71,6 +77,7 @@ export async function resolveImage(
   };
   if (!manifest) return {...base, platformMatched: false};
 
+  hooks.onManifest?.(manifest);
   let config: ImageConfigJson | undefined;
   const configDescriptor = manifest.json.config;
   if (configDescriptor && isImageConfigMediaType(configDescriptor.mediaType)) {
