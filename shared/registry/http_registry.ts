@@ -132,9 +132,9 @@ class HttpRegistry implements Registry {
 
   resolveImage(
     ref: ImageRef,
-    opts: {platform?: string} = {},
+    opts: {platform?: string} & ResolveHooks = {},
   ): Promise<ResolvedImage> {
-    return resolveImage(this.store(ref), referenceOf(ref), opts.platform);
+    return resolveImage(this.store(ref), referenceOf(ref), opts.platform, opts);
   }
 
   store(ref: ImageRef): ContentStore {

@@ -28,7 +28,7 @@ export interface OciLayout extends ContentStore {
   /** Resolves `tag` (or the layout's only image) to one platform, like Registry.resolveImage. */
   resolveImage(
     tag?: string,
-    opts?: {platform?: string},
+    opts?: {platform?: string} & ResolveHooks,
   ): Promise<ResolvedImage>;
 }
 
@@ -137,7 +137,7 @@ export async function openOciLayout(dir: string): Promise<OciLayout> {
     manifest,
     blob,
     resolveImage: (tag, opts = {}) =>
-      resolveImage({manifest, blob}, pick(tag), opts.platform),
+      resolveImage({manifest, blob}, pick(tag), opts.platform, opts),
   };
 }
 

@@ -90,7 +90,10 @@ export interface Registry {
   /** Fetches the manifest, resolves an index to `platform` (default linux/amd64), fetches the config. */
   resolveImage(
     ref: ImageRef,
-    opts?: {platform?: string; onManifest?: (m: FetchedManifest) => void},
+    opts?: {
+      platform?: string;
+      onManifest?: (manifest: FetchedManifest) => void;
+    },
   ): Promise<ResolvedImage>;
   /** The repository of `ref` as a content store. */
   store(ref: ImageRef): ContentStore;
