@@ -230,13 +230,30 @@ create() {
   die "failed: gcloud $*"
 }
 
+# Adds one IAM binding. A service account created seconds ago can be unknown to IAM for a
+# while, so a "does not exist" answer is retried for up to about a minute.
+bind() {
+  show gcloud "$@"
+  [[ "$dry_run" -eq 1 ]] && return 0
+  local attempt err
+  for attempt in 1 2 3 4 5 6; do
+    if err="$(gcloud "$@" 2>&1 >/dev/null)"; then
+      return 0
+    fi
+    grep -qiE 'does not exist|not found' <<<"$err" || break
+    [[ "$attempt" -lt 6 ]] && sleep $((attempt * 4))
+  done
+  printf '%s\n' "$err" >&2
+  die "failed: gcloud $*"
+}
+
 grant_project() { # MEMBER ROLE
-  gc projects add-iam-policy-binding "$project" --member="$1" --role="$2" \
+  bind projects add-iam-policy-binding "$project" --member="$1" --role="$2" \
     --condition=None --format=none
 }
 
 grant_topic() { # TOPIC MEMBER ROLE
-  gc pubsub topics add-iam-policy-binding "$1" --project="$project" --member="$2" \
+  bind pubsub topics add-iam-policy-binding "$1" --project="$project" --member="$2" \
     --role="$3" --format=none
 }
 
@@ -348,7 +365,7 @@ for role in roles/batch.jobsEditor roles/artifactregistry.reader roles/datastore
   grant_project "serviceAccount:$LAUNCHER_SA" "$role"
 done
 # The launcher may attach pushrun-jobs to the jobs it creates, and no other service account.
-gc iam service-accounts add-iam-policy-binding "$JOBS_SA" --project="$project" \
+bind iam service-accounts add-iam-policy-binding "$JOBS_SA" --project="$project" \
   --member="serviceAccount:$LAUNCHER_SA" --role=roles/iam.serviceAccountUser --format=none
 grant_topic "$notifications_topic" "serviceAccount:$LAUNCHER_SA" roles/pubsub.publisher
 
@@ -357,7 +374,7 @@ for role in roles/batch.jobsViewer roles/datastore.user roles/logging.logWriter;
 done
 grant_topic "$notifications_topic" "serviceAccount:$RECORDER_SA" roles/pubsub.publisher
 if [[ -n "$webhook_secret" ]]; then
-  gc secrets add-iam-policy-binding "$webhook_secret" --project="$project" \
+  bind secrets add-iam-policy-binding "$webhook_secret" --project="$project" \
     --member="serviceAccount:$RECORDER_SA" --role=roles/secretmanager.secretAccessor \
     --format=none
 fi
@@ -369,7 +386,7 @@ done
 # Batch publishes JOB_STATE_CHANGED through its service agent.
 grant_topic "$batch_events_topic" "serviceAccount:$BATCH_AGENT" roles/pubsub.publisher
 # Pub/Sub signs the push requests to the functions as pushrun-invoker.
-gc iam service-accounts add-iam-policy-binding "$INVOKER_SA" --project="$project" \
+bind iam service-accounts add-iam-policy-binding "$INVOKER_SA" --project="$project" \
   --member="serviceAccount:$PUBSUB_AGENT" --role=roles/iam.serviceAccountTokenCreator \
   --format=none
 # Pub/Sub moves undeliverable messages to the dead-letter topic as its service agent.
@@ -397,7 +414,7 @@ deploy_function() { # NAME TOPIC RUNTIME_SA [EXTRA_FLAGS...]
     --trigger-topic="$topic" --retry \
     --ingress-settings=internal-only --no-allow-unauthenticated \
     --service-account="$runtime_sa" --trigger-service-account="$INVOKER_SA" "$@"
-  gc functions add-invoker-policy-binding "$name" --project="$project" --region="$region" \
+  bind functions add-invoker-policy-binding "$name" --project="$project" --region="$region" \
     --member="serviceAccount:$INVOKER_SA" --format=none
 
   local trigger subscription
@@ -411,7 +428,7 @@ deploy_function() { # NAME TOPIC RUNTIME_SA [EXTRA_FLAGS...]
   [[ -n "$subscription" ]] || die "the trigger of $name has no Pub/Sub subscription"
   gc pubsub subscriptions update "$subscription" --project="$project" \
     --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
-  gc pubsub subscriptions add-iam-policy-binding "$subscription" --project="$project" \
+  bind pubsub subscriptions add-iam-policy-binding "$subscription" --project="$project" \
     --member="serviceAccount:$PUBSUB_AGENT" --role=roles/pubsub.subscriber --format=none
 }
 

@@ -71,6 +71,10 @@ case "$group/$verb" in
 esac
 case "$verb" in
   describe)
+    if [[ -n "$\{FAKE_GCLOUD_DENY:-}" ]]; then
+      echo "ERROR: (gcloud) PERMISSION_DENIED: Permission denied on resource (or it may not exist)." >&2
+      exit 1
+    fi
     if known; then
       if [[ "$format" == *eventTrigger.trigger* ]]; then
         echo "projects/$FAKE_PROJECT/locations/$FAKE_REGION/triggers/$\{name,,}-123456"
@@ -134,7 +138,7 @@ let validConfig: string;
 let invalidConfig: string;
 let dryRun: Run; // --dry-run --webhook-secret pushrun-webhook, shared by the real-run checks
 
-function deploy(args: string[], state = 'state'): Run {
+function deploy(args: string[], state = 'state', extraEnv = {}): Run {
   const log = path.join(work, 'calls.jsonl');
   fs.rmSync(log, {force: true});
   const r = spawnSync('bash', [DEPLOY, ...args], {
@@ -149,6 +153,7 @@ function deploy(args: string[], state = 'state'): Run {
       FAKE_PROJECT: PROJECT,
       FAKE_REGION: REGION,
       FAKE_PROJECT_NUMBER: PROJECT_NUMBER,
+      ...extraEnv,
     },
   });
   const calls = fs.existsSync(log)
@@ -550,6 +555,10 @@ describe('deploy.sh', function () {
     });
 
     it('grants no public principal, owner or editor', () => {
+      assert.ok(
+        printed.some(c => has(c, 'add-iam-policy-binding')),
+        dryRun.stderr,
+      );
       assertNothingForbidden(printed.flat(), 'dry run');
       assert.doesNotMatch(
         dryRun.stdout,
@@ -629,6 +638,8 @@ describe('deploy.sh', function () {
             ),
         ),
       );
+      assert.strictEqual(first.status, 0, first.stderr);
+      assert.ok(expected.length > 30, dryRun.stderr);
       assert.deepStrictEqual(first.calls, expected);
     });
 
@@ -658,9 +669,21 @@ describe('deploy.sh', function () {
     });
 
     it('grants no public principal, owner or editor', () => {
+      const grants = [...first.calls, ...second.calls].filter(c =>
+        has(c, 'add-iam-policy-binding'),
+      );
+      assert.ok(grants.length > 0, first.stderr);
       for (const call of [...first.calls, ...second.calls]) {
         assertNothingForbidden(call, call.join(' '));
       }
+    });
+
+    it('stops on a lookup that fails for another reason than NOT_FOUND', () => {
+      const r = deploy(args(), 'state-denied', {FAKE_GCLOUD_DENY: '1'});
+      assert.strictEqual(r.status, 1);
+      assert.match(r.stderr, /PERMISSION_DENIED/);
+      assert.match(r.stderr, /could not tell whether this exists/);
+      assert.deepStrictEqual(r.calls.filter(isCreate), []);
     });
 
     it('stops when the webhook secret does not exist, before creating anything', () => {
