@@ -11,7 +11,7 @@ import type {CreateJobRequest} from './batch';
 import type {JobTemplate, Mapping, PushrunConfig} from './config/types';
 import {fillTemplate, type Placeholder} from './config/placeholders';
 import {imageName, type ImageRef} from './image_ref';
-import type {Verdict} from './verdict';
+import {STREAMING_CONTAINER_FIELDS, type Verdict} from './verdict';
 
 export type {CreateJobRequest} from './batch';
 
@@ -22,20 +22,8 @@ export const JOB_LABELS = {
   streaming: 'pushrun-streaming',
 } as const;
 
-/** Container fields Batch image streaming allows; any other one turns streaming off. */
-export const STREAMING_CONTAINER_FIELDS = [
-  'imageUri',
-  'commands',
-  'entrypoint',
-  'volumes',
-  'enableImageStreaming',
-] as const;
-/** A container field image streaming allows. */
-export type StreamingContainerField = (typeof STREAMING_CONTAINER_FIELDS)[number];
-/** True when `field` is allowed in a streamed container runnable. */
-export function isStreamingContainerField(
-  field: unknown,
-): field is StreamingContainerField {
+/** True when `field` is allowed in a streamed container runnable (see `STREAMING_CONTAINER_FIELDS`). */
+export function isStreamingContainerField(field: unknown): boolean {
   return (STREAMING_CONTAINER_FIELDS as readonly unknown[]).includes(field);
 }
 

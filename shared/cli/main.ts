@@ -1,6 +1,8 @@
 /** The `pushrun` command line: parses arguments and hands each command to its module. */
 import {Command, CommanderError} from 'commander';
 import {registerCheckCommand} from './check_command';
+import {registerConfigCommand} from './config_command';
+import {registerPlanCommand} from './plan_command';
 
 /** A command module adds its subcommand and sets `exitCode` through `setExit`. */
 export interface CliContext {
@@ -13,7 +15,11 @@ export interface CliContext {
 /** Registers one subcommand on the program. */
 export type CommandModule = (program: Command, ctx: CliContext) => void;
 
-const COMMAND_MODULES: CommandModule[] = [registerCheckCommand];
+const COMMAND_MODULES: CommandModule[] = [
+  registerCheckCommand,
+  registerConfigCommand,
+  registerPlanCommand,
+];
 
 /** Runs the CLI and resolves to the process exit code. */
 export async function main(

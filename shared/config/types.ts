@@ -43,6 +43,15 @@ export interface Mapping {
   readonly job: JobTemplate;
   /** The file the template was read from (the config file or its `jobFile`). */
   readonly jobSource: string;
+  /** Where `match.image` is written, for problems found later (`config validate --online`). */
+  readonly imagePosition: SourcePosition;
+}
+
+/** A place in a file; line and column are 1-based. */
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
 }
 
 /** The `defaults` section. */

@@ -178,6 +178,7 @@ function checkMapping(
     streaming,
     job: template.value,
     jobSource: template.source.file,
+    imagePosition: {file: source.file, ...positionOf(source, imageAt)},
   };
 }
 

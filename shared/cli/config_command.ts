@@ -1,0 +1,162 @@
+/**
+ * `pushrun config validate [FILE] [--online]`: exit 0 when the config is valid (warnings printed),
+ * 1 with one `FILE:LINE:COL message` line per problem, 2 when `--online` could not check.
+ */
+import type {Command} from 'commander';
+import {
+  configFile,
+  formatProblem,
+  literalImageParts,
+  readConfig,
+  type Mapping,
+  type Problem,
+  type PushrunConfig,
+} from '../config';
+import {errorMessage} from '../errors';
+import {isMultiRegion, locationContains} from '../locations';
+import type {CliContext, CommandModule} from './main';
+
+/** Exit codes of `pushrun config validate`. */
+export const VALIDATE_EXIT = {valid: 0, invalid: 1, unknown: 2} as const;
+
+/** A repository as `getRepository` returns it; `format` is an enum name or number. */
+export interface RepositoryInfo {
+  readonly name?: string | null;
+  readonly format?: string | number | null;
+}
+
+/** The one Artifact Registry call `--online` makes (ArtifactRegistryClient fits). */
+export interface RepositoryReader {
+  getRepository(request: {name: string}): Promise<readonly [RepositoryInfo, ...unknown[]]>;
+}
+
+/** What the command needs from outside; tests pass fakes. */
+export interface ConfigCommandDeps {
+  /** Called once, on the first `--online` check. */
+  readonly repositories: () => RepositoryReader;
+}
+
+const DOCKER_FORMAT = 1;
+const GRPC_NOT_FOUND = 5;
+
+/** The real Artifact Registry client, loaded only when `--online` is asked for. */
+export const DEFAULT_CONFIG_COMMAND_DEPS: ConfigCommandDeps = {
+  repositories: () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const {ArtifactRegistryClient} = require('@google-cloud/artifact-registry');
+    return new ArtifactRegistryClient() as RepositoryReader;
+  },
+};
+
+/** What checking the repositories found: problems at mappings, and checks that could not run. */
+export interface OnlineFindings {
+  readonly problems: Problem[];
+  readonly unchecked: string[];
+}
+
+/**
+ * Confirms that each mapping's literal Artifact Registry repository exists, holds Docker
+ * images, and sits in a location that contains the mapping's region.
+ */
+export async function checkRepositories(
+  config: PushrunConfig,
+  reader: RepositoryReader,
+): Promise<OnlineFindings> {
+  const problems: Problem[] = [];
+  const unchecked: string[] = [];
+  const at = (m: Mapping, message: string, severity: Problem['severity'] = 'error') =>
+    problems.push({...m.imagePosition, message, severity});
+  for (const m of config.mappings) {
+    const {location, project, repository} = literalImageParts(m.imageGlob);
+    if (!location || !project || !repository) {
+      at(m, 'not checked online: match.image names no literal Artifact Registry repository', 'warning');
+      continue;
+    }
+    const name = `projects/${project}/locations/${location}/repositories/${repository}`;
+    let repo: RepositoryInfo;
+    try {
+      [repo] = await reader.getRepository({name});
+    } catch (e) {
+      if ((e as {code?: unknown}).code === GRPC_NOT_FOUND) {
+        at(m, `repository ${name} does not exist`);
+      } else {
+        unchecked.push(`could not check repository ${name} for mapping "${m.name}": ${errorMessage(e)}`);
+      }
+      continue;
+    }
+    if (repo.format !== 'DOCKER' && repo.format !== DOCKER_FORMAT) {
+      at(m, `repository ${name} is a ${repo.format ?? 'unknown'} repository, not DOCKER`);
+    }
+    const repoLocation = /\/locations\/([^/]+)\//.exec(repo.name ?? name)?.[1] ?? location;
+    const region = m.region ?? (isMultiRegion(repoLocation) ? undefined : repoLocation);
+    if (region && !locationContains(repoLocation, region)) {
+      at(m, `repository ${name} is in ${repoLocation}, which does not contain the job region ${region}`);
+    }
+  }
+  return {problems, unchecked};
+}
+
+async function runValidate(
+  file: string | undefined,
+  opts: {online?: boolean},
+  ctx: CliContext,
+  deps: ConfigCommandDeps,
+): Promise<void> {
+  const name = configFile(file, ctx.env);
+  const reading = readConfig(name);
+  const print = (p: Problem) => ctx.err(formatProblem(p) + '\n');
+  reading.errors.forEach(print);
+  reading.warnings.forEach(print);
+  if (!reading.config) {
+    ctx.setExit(VALIDATE_EXIT.invalid);
+    return;
+  }
+  if (opts.online) {
+    let findings: OnlineFindings;
+    try {
+      findings = await checkRepositories(reading.config, deps.repositories());
+    } catch (e) {
+      ctx.err(`pushrun config validate: could not check online: ${errorMessage(e)}\n`);
+      ctx.setExit(VALIDATE_EXIT.unknown);
+      return;
+    }
+    findings.problems.forEach(print);
+    findings.unchecked.forEach(u => ctx.err(`${name}: ${u}\n`));
+    if (findings.problems.some(p => p.severity === 'error')) {
+      ctx.setExit(VALIDATE_EXIT.invalid);
+      return;
+    }
+    if (findings.unchecked.length) {
+      ctx.setExit(VALIDATE_EXIT.unknown);
+      return;
+    }
+  }
+  const n = reading.config.mappings.length;
+  ctx.out(`${name}: valid, ${n} mapping${n === 1 ? '' : 's'}${opts.online ? ', repositories checked' : ''}\n`);
+  ctx.setExit(VALIDATE_EXIT.valid);
+}
+
+/** Builds the `config` command module; `deps` replaces the Artifact Registry client in tests. */
+export function configCommand(
+  deps: ConfigCommandDeps = DEFAULT_CONFIG_COMMAND_DEPS,
+): CommandModule {
+  return (program: Command, ctx: CliContext) => {
+    const config = program.command('config').description('Work with the mappings file.');
+    config
+      .command('validate')
+      .description(
+        'Validate the mappings file; exit 0 valid, 1 with one FILE:LINE:COL line per problem.',
+      )
+      .argument('[file]', 'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)')
+      .option(
+        '--online',
+        "also check in Artifact Registry that each mapping's repository exists, is DOCKER, and fits its region",
+      )
+      .action((file: string | undefined, opts: {online?: boolean}) =>
+        runValidate(file, opts, ctx, deps),
+      );
+  };
+}
+
+/** Registers `config validate` with the real Artifact Registry client. */
+export const registerConfigCommand: CommandModule = configCommand();

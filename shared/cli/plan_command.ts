@@ -1,0 +1,174 @@
+/**
+ * `pushrun plan IMAGE [--tag T] [--config F] [--json]`: which mappings a push of IMAGE matches,
+ * and for each the streaming verdict and the exact CreateJob request, or why it would be skipped.
+ * Talks to the registry only. Exit 0 planned (even when nothing matches), 1 invalid config,
+ * 2 could not tell (bad reference, registry unreachable, no project).
+ */
+import type {Command} from 'commander';
+import {configFile, formatProblem, readConfig} from '../config';
+import {inspectImage} from '../check';
+import {errorMessage} from '../errors';
+import {formatImageRef, imageName, parseImageRef, type ImageRef} from '../image_ref';
+import {jobToProto3JSON} from '../job_builder';
+import {planPush, type PlannedRun} from '../plan';
+import {makeRegistry, type Registry} from '../registry';
+import type {CliContext, CommandModule} from './main';
+
+/** Exit codes of `pushrun plan`. */
+export const PLAN_EXIT = {planned: 0, invalidConfig: 1, unknown: 2} as const;
+
+/** What the command needs from outside; tests pass a fake registry. */
+export interface PlanCommandDeps {
+  readonly registry: (env: NodeJS.ProcessEnv) => Registry;
+}
+
+/** The plan as `--json` prints it: the job in proto3 JSON, as `gcloud batch jobs submit` reads it. */
+export interface PlanReport {
+  readonly image: string;
+  readonly digest: string;
+  readonly tag: string | null;
+  readonly project: string;
+  readonly platform: string;
+  readonly runs: readonly {
+    readonly mapping: string;
+    readonly region: string | null;
+    readonly streaming: string;
+    readonly verdict: PlannedRun['verdict'];
+    readonly request: {
+      parent: string;
+      jobId: string;
+      requestId?: string;
+      job: Record<string, unknown>;
+    } | null;
+    readonly skip: {reason: string} | null;
+  }[];
+}
+
+/** Turns planned runs into the printable report. */
+export function planReport(
+  digestRef: ImageRef,
+  tag: string | undefined,
+  project: string,
+  platform: string,
+  runs: readonly PlannedRun[],
+): PlanReport {
+  return {
+    image: imageName(digestRef),
+    digest: digestRef.digest!,
+    tag: tag ?? null,
+    project,
+    platform,
+    runs: runs.map(r => ({
+      mapping: r.mapping.name,
+      region: r.region ?? null,
+      streaming: r.mapping.streaming,
+      verdict: r.verdict,
+      request: r.request
+        ? {
+            parent: r.request.parent,
+            jobId: r.request.jobId,
+            ...(r.request.requestId && {requestId: r.request.requestId}),
+            job: jobToProto3JSON(r.request.job),
+          }
+        : null,
+      skip: r.skip ?? null,
+    })),
+  };
+}
+
+/** The report as people read it. */
+export function formatPlanReport(report: PlanReport): string {
+  const lines = [
+    `image:    ${report.image}@${report.digest}${report.tag ? ` (tag ${report.tag})` : ' (untagged)'}`,
+    `project:  ${report.project}`,
+    `platform: ${report.platform}`,
+  ];
+  if (report.runs.length === 0) lines.push('', 'no mapping matches: the push starts nothing');
+  for (const run of report.runs) {
+    lines.push('', `mapping ${run.mapping} (streaming: ${run.streaming}, region: ${run.region ?? 'none'})`);
+    lines.push(`  verdict: ${run.verdict.streamable ? 'streamable' : 'not streamable'}`);
+    for (const r of run.verdict.reasons) lines.push(`    ✘ ${r.code}: ${r.message}`);
+    if (run.skip) {
+      lines.push(`  skip: ${run.skip.reason}`);
+      continue;
+    }
+    const req = run.request!;
+    lines.push(`  createJob: ${req.parent}/jobs/${req.jobId}`);
+    lines.push(`  requestId: ${req.requestId}`);
+    lines.push('  job:');
+    for (const l of JSON.stringify(req.job, null, 2).split('\n')) lines.push(`    ${l}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function runPlan(
+  image: string,
+  opts: {tag?: string; config?: string; json?: boolean},
+  ctx: CliContext,
+  deps: PlanCommandDeps,
+): Promise<void> {
+  const fail = (message: string) => {
+    ctx.err(`pushrun plan: ${message}\n`);
+    ctx.setExit(PLAN_EXIT.unknown);
+  };
+  let ref: ImageRef;
+  try {
+    ref = parseImageRef(image);
+  } catch (e) {
+    return fail(errorMessage(e));
+  }
+  const reading = readConfig(configFile(opts.config, ctx.env));
+  reading.errors.forEach(p => ctx.err(formatProblem(p) + '\n'));
+  if (!reading.config) {
+    ctx.setExit(PLAN_EXIT.invalidConfig);
+    return;
+  }
+  const config = reading.config;
+  const project = ctx.env.GOOGLE_CLOUD_PROJECT || ref.project;
+  if (!project) {
+    return fail('set GOOGLE_CLOUD_PROJECT: the image is not in Artifact Registry, so it names no project');
+  }
+  let facts;
+  try {
+    facts = await inspectImage(
+      ref,
+      {platform: config.defaults.platform},
+      {registry: deps.registry(ctx.env)},
+    );
+  } catch (e) {
+    return fail(`could not read ${formatImageRef(ref)} from the registry: ${errorMessage(e)}`);
+  }
+  if (ref.digest && ref.digest !== facts.digest) {
+    return fail(`the registry returned ${facts.digest} for ${formatImageRef(ref)}`);
+  }
+  const {tag: refTag, ...untagged} = ref;
+  const digestRef: ImageRef = {...untagged, digest: facts.digest};
+  const tag = opts.tag ?? refTag;
+  const runs = planPush({digestRef, ...(tag !== undefined && {tag})}, config, facts, project);
+  const report = planReport(digestRef, tag, project, config.defaults.platform, runs);
+  ctx.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatPlanReport(report));
+  ctx.setExit(PLAN_EXIT.planned);
+}
+
+/** Builds the `plan` command module; `deps` replaces the registry in tests. */
+export function planCommand(
+  deps: PlanCommandDeps = {registry: env => makeRegistry(env)},
+): CommandModule {
+  return (program: Command, ctx: CliContext) => {
+    program
+      .command('plan')
+      .description(
+        'Show what a push of IMAGE would start: matching mappings, verdicts and the exact CreateJob requests.',
+      )
+      .argument('<image>', 'image reference by tag or digest')
+      .option('--tag <tag>', 'the tag of the push (default: the tag in IMAGE; none for a digest)')
+      .option('--config <file>', 'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)')
+      .option('--json', 'print {image, digest, tag, project, platform, runs: [{mapping, verdict, request, skip}]}')
+      .action((image: string, opts: {tag?: string; config?: string; json?: boolean}) =>
+        runPlan(image, opts, ctx, deps),
+      );
+  };
+}
+
+/** Registers `plan` with the real registry. */
+export const registerPlanCommand: CommandModule = planCommand();

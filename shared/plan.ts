@@ -1,0 +1,100 @@
+/**
+ * Plans what one push does: which mappings match, the streaming verdict for each mapping's job,
+ * and the CreateJob request, or why the run is skipped. The launch function and `pushrun plan`
+ * both call `planPush`, so what the CLI shows is what a push does.
+ */
+import type {Mapping, PushrunConfig} from './config/types';
+import {isMultiRegion} from './locations';
+import {buildCreateJobRequest, containerRunnables, type CreateJobRequest} from './job_builder';
+import type {ImageRef} from './image_ref';
+import {matchMappings} from './matching';
+import {streamingVerdict, type ImageFacts, type ReasonCode, type Verdict} from './verdict';
+
+/** The push as planning needs it (an `ImagePush` fits). */
+export interface PushToPlan {
+  /** The pushed image, pinned by digest. */
+  readonly digestRef: ImageRef;
+  /** The bare tag; absent for an untagged push. */
+  readonly tag?: string;
+}
+
+/** What one matching mapping does with the push: a request to send, or a skip with its reason. */
+export interface PlannedRun {
+  readonly mapping: Mapping;
+  /** Where the job runs; absent when no region could be decided. */
+  readonly region?: string;
+  readonly verdict: Verdict;
+  readonly request?: CreateJobRequest;
+  readonly skip?: {readonly reason: string};
+}
+
+// Verdict reasons that mean the job could not run the image at all, whatever the policy.
+const UNRUNNABLE: readonly ReasonCode[] = ['NOT_A_CONTAINER_IMAGE', 'NO_MATCHING_PLATFORM'];
+
+/**
+ * The job's region: the mapping's `region`, else the image's Artifact Registry region (not a
+ * multi-region), else `defaults.region`.
+ */
+export function jobRegion(
+  mapping: Mapping,
+  config: Pick<PushrunConfig, 'defaults'>,
+  ref: ImageRef,
+): string | undefined {
+  if (mapping.region) return mapping.region;
+  if (ref.kind === 'artifact-registry' && ref.location && !isMultiRegion(ref.location)) {
+    return ref.location;
+  }
+  return config.defaults.region;
+}
+
+/**
+ * One planned run per matching mapping, in config order. A run is skipped when its region
+ * cannot be decided, when the image cannot run at all (not a container image, or no image for
+ * the platform), or when streaming is `required` and the verdict says no.
+ */
+export function planPush(
+  push: PushToPlan,
+  config: PushrunConfig,
+  facts: ImageFacts,
+  project: string,
+): PlannedRun[] {
+  const ref = push.digestRef;
+  return matchMappings(config, {ref, ...(push.tag !== undefined && {tag: push.tag})}).map(
+    (mapping): PlannedRun => {
+      const region = jobRegion(mapping, config, ref);
+      const verdict = streamingVerdict(facts, {
+        ...(region !== undefined && {region}),
+        containers: containerRunnables(mapping.job),
+      });
+      const skip = (reason: string): PlannedRun => ({
+        mapping,
+        ...(region !== undefined && {region}),
+        verdict,
+        skip: {reason},
+      });
+      if (region === undefined) {
+        const where =
+          ref.kind === 'artifact-registry'
+            ? `the image is in the multi-region "${ref.location}"`
+            : 'the image is not in Artifact Registry';
+        return skip(`no region for the job: ${where}; set region on mapping "${mapping.name}"`);
+      }
+      const unrunnable = verdict.reasons.find(r => UNRUNNABLE.includes(r.code));
+      if (unrunnable) return skip(`${unrunnable.code}: ${unrunnable.message}`);
+      if (mapping.streaming === 'required' && !verdict.streamable) {
+        const why = verdict.reasons.map(r => `${r.code}: ${r.message}`).join('; ');
+        return skip(`streaming is required but the image cannot be streamed: ${why}`);
+      }
+      const request = buildCreateJobRequest({
+        mapping,
+        config,
+        ref,
+        ...(push.tag !== undefined && {tag: push.tag}),
+        verdict,
+        project,
+        region,
+      });
+      return {mapping, region, verdict, request};
+    },
+  );
+}
