@@ -1,0 +1,181 @@
+/**
+ * The RunStore on Firestore: collection `pushrun-runs`, document id = record id, updates in
+ * `runTransaction`. Transactions: https://cloud.google.com/firestore/docs/manage-data/transactions
+ */
+// This module is itself loaded lazily (shared/deps.ts), so importing the client here is free.
+import {
+  DocumentData,
+  FieldPath,
+  Firestore,
+  Query,
+} from '@google-cloud/firestore';
+import {TransientError, errorMessage} from '../errors';
+import {RunRecord} from './record';
+import {
+  DEFAULT_LIST_LIMIT,
+  OpenRunQuery,
+  RUNS_COLLECTION,
+  RunMutation,
+  RunQuery,
+  RunStore,
+  isOpenRun,
+} from './store';
+
+// gRPC codes the Firestore client reports; ALREADY_EXISTS is an outcome of `create`.
+const ALREADY_EXISTS = 6;
+const PERMANENT_CODES = new Set([3, 5, 7, 9, 11, 12, 16]); // INVALID_ARGUMENT, NOT_FOUND, ...
+
+// Duplicate deliveries contend on one document; the client's default of 5 attempts is tight.
+const TRANSACTION_ATTEMPTS = 10;
+
+/**
+ * A Firestore-backed RunStore. The client is created on first use; `FIRESTORE_EMULATOR_HOST`
+ * in `env` points it at the emulator (the client also honours the variable in process.env).
+ */
+export function makeRunStore(env: NodeJS.ProcessEnv = process.env): RunStore {
+  return new FirestoreRunStore(() => makeFirestore(env));
+}
+
+/** Builds the Firestore client the store uses, for `env`. */
+export function makeFirestore(env: NodeJS.ProcessEnv = process.env): Firestore {
+  const emulator = env.FIRESTORE_EMULATOR_HOST;
+  return new Firestore({
+    projectId: env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT,
+    ignoreUndefinedProperties: true,
+    ...(emulator ? {host: emulator, ssl: false} : {}),
+  });
+}
+
+/** A RunStore over a Firestore client made lazily, once, by `connect`. */
+export class FirestoreRunStore implements RunStore {
+  private db?: Firestore;
+
+  constructor(private readonly connect: () => Firestore) {}
+
+  private get collection() {
+    this.db ??= this.connect();
+    return this.db.collection(RUNS_COLLECTION);
+  }
+
+  async create(record: RunRecord): Promise<boolean> {
+    try {
+      await this.collection.doc(record.id).create(toDoc(record));
+      return true;
+    } catch (e) {
+      if (codeOf(e) === ALREADY_EXISTS) return false;
+      throw classify('create', e);
+    }
+  }
+
+  async get(id: string): Promise<RunRecord | undefined> {
+    try {
+      const snap = await this.collection.doc(id).get();
+      return snap.exists ? fromDoc(snap.data()!) : undefined;
+    } catch (e) {
+      throw classify('get', e);
+    }
+  }
+
+  async update<T = never>(
+    id: string,
+    fn: (current: RunRecord | undefined) => RunMutation<T>,
+  ): Promise<RunMutation<T>> {
+    const ref = this.collection.doc(id);
+    try {
+      return await this.collection.firestore.runTransaction(
+        async tx => {
+          const snap = await tx.get(ref);
+          const result = fn(snap.exists ? fromDoc(snap.data()!) : undefined);
+          if (result.changed && result.record)
+            tx.set(ref, toDoc(result.record));
+          return result;
+        },
+        {maxAttempts: TRANSACTION_ATTEMPTS},
+      );
+    } catch (e) {
+      throw classify('update', e);
+    }
+  }
+
+  async list(query: RunQuery = {}): Promise<RunRecord[]> {
+    // Each equality filter with the order on createdAt needs a composite index in Firestore
+    // (the emulator does not check); deploy creates them.
+    let q: Query = this.collection;
+    if (query.mapping !== undefined)
+      q = q.where('mapping', '==', query.mapping);
+    if (query.image !== undefined) q = q.where('image', '==', query.image);
+    if (query.state !== undefined) q = q.where('state', '==', query.state);
+    if (query.openOlderThan !== undefined) {
+      q = q
+        .where('open', '==', true)
+        .where('createdAt', '<', query.openOlderThan);
+    }
+    q = q.orderBy('createdAt', 'desc').limit(query.limit ?? DEFAULT_LIST_LIMIT);
+    try {
+      return (await q.get()).docs.map(d => fromDoc(d.data()));
+    } catch (e) {
+      throw classify('list', e);
+    }
+  }
+
+  async listOpen(query: OpenRunQuery): Promise<RunRecord[]> {
+    let q = this.collection
+      .where('open', '==', true)
+      .where('createdAt', '<', query.olderThan)
+      .orderBy('createdAt')
+      .orderBy(FieldPath.documentId());
+    if (query.after) q = q.startAfter(query.after.createdAt, query.after.id);
+    try {
+      return (await q.limit(query.limit).get()).docs.map(d =>
+        fromDoc(d.data()),
+      );
+    } catch (e) {
+      throw classify('listOpen', e);
+    }
+  }
+}
+
+/**
+ * The document written for a record: the record itself (Dates become Timestamps) plus `open`,
+ * a derived flag so reconcile can query open runs with one equality filter.
+ */
+function toDoc(record: RunRecord): DocumentData {
+  return {...record, open: isOpenRun(record)};
+}
+
+/** A document back into a record: Timestamps become Dates, the derived flag goes. */
+function fromDoc(data: DocumentData): RunRecord {
+  const {open: _open, ...rest} = toDates(data) as DocumentData;
+  void _open;
+  return rest as RunRecord;
+}
+
+function toDates(v: unknown): unknown {
+  if (v && typeof v === 'object') {
+    if (typeof (v as {toDate?: unknown}).toDate === 'function') {
+      return (v as {toDate(): Date}).toDate();
+    }
+    if (Array.isArray(v)) return v.map(toDates);
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+        k,
+        toDates(x),
+      ]),
+    );
+  }
+  return v;
+}
+
+function codeOf(e: unknown): number | undefined {
+  const code = (e as {code?: unknown} | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** A Firestore failure as a TransientError unless the code says a retry cannot help. */
+function classify(what: string, e: unknown): Error {
+  const code = codeOf(e);
+  if (code !== undefined && PERMANENT_CODES.has(code)) return e as Error;
+  return new TransientError(`Firestore ${what} failed: ${errorMessage(e)}`, {
+    cause: e,
+  });
+}

@@ -1,0 +1,75 @@
+/** An in-memory RunStore, for unit tests and the sandbox without gcloud. */
+import {RunRecord} from './record';
+import {
+  DEFAULT_LIST_LIMIT,
+  OpenRunQuery,
+  RunMutation,
+  RunQuery,
+  RunStore,
+  isOpenRun,
+} from './store';
+
+/** A RunStore in a Map; `records` is exposed for tests to inspect. */
+export class MemoryRunStore implements RunStore {
+  readonly records = new Map<string, RunRecord>();
+
+  async create(record: RunRecord): Promise<boolean> {
+    if (this.records.has(record.id)) return false;
+    this.records.set(record.id, structuredClone(record));
+    return true;
+  }
+
+  async get(id: string): Promise<RunRecord | undefined> {
+    const r = this.records.get(id);
+    return r && structuredClone(r);
+  }
+
+  // Synchronous between read and write: in one Node process that is a transaction.
+  async update<T = never>(
+    id: string,
+    fn: (current: RunRecord | undefined) => RunMutation<T>,
+  ): Promise<RunMutation<T>> {
+    const current = this.records.get(id);
+    const result = fn(current && structuredClone(current));
+    if (result.changed && result.record) {
+      this.records.set(id, structuredClone(result.record));
+    }
+    return result;
+  }
+
+  async list(query: RunQuery = {}): Promise<RunRecord[]> {
+    return [...this.records.values()]
+      .filter(
+        r =>
+          (query.mapping === undefined || r.mapping === query.mapping) &&
+          (query.image === undefined || r.image === query.image) &&
+          (query.state === undefined || r.state === query.state) &&
+          (query.openOlderThan === undefined ||
+            (isOpenRun(r) && r.createdAt < query.openOlderThan)),
+      )
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .slice(0, query.limit ?? DEFAULT_LIST_LIMIT)
+      .map(r => structuredClone(r));
+  }
+
+  async listOpen(query: OpenRunQuery): Promise<RunRecord[]> {
+    const after = query.after;
+    return [...this.records.values()]
+      .filter(r => isOpenRun(r) && r.createdAt < query.olderThan)
+      .sort(compareCreated)
+      .filter(r => !after || compareCreated(r, after) > 0)
+      .slice(0, query.limit)
+      .map(r => structuredClone(r));
+  }
+}
+
+/** Oldest first, ties broken by id: the order of `listOpen` pages in every adapter. */
+function compareCreated(
+  a: Pick<RunRecord, 'id' | 'createdAt'>,
+  b: Pick<RunRecord, 'id' | 'createdAt'>,
+): number {
+  return (
+    a.createdAt.getTime() - b.createdAt.getTime() ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
+}

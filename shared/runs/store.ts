@@ -1,0 +1,63 @@
+/** Where run records live: a small interface with a Firestore adapter and an in-memory one. */
+import {RunRecord, RunState, isFinalRunState} from './record';
+
+/** The Firestore collection of run records (DESIGN.md). */
+export const RUNS_COLLECTION = 'pushrun-runs';
+
+/**
+ * What an update function decides: the record to write when `changed`, and any value the
+ * caller needs back from inside the transaction (`sideEffect`, e.g. "I claimed the notice").
+ */
+export interface RunMutation<T = never> {
+  readonly record: RunRecord | undefined;
+  readonly changed: boolean;
+  readonly sideEffect?: T;
+}
+
+/** Filters for `list`; results are newest first (by `createdAt`). */
+export interface RunQuery {
+  readonly mapping?: string;
+  readonly image?: string;
+  readonly state?: RunState;
+  readonly limit?: number;
+  /** Only open runs (see `isOpenRun`) created before this time. */
+  readonly openOlderThan?: Date;
+}
+
+/** A page of open runs, oldest first; pass the last record of a page as `after` for the next. */
+export interface OpenRunQuery {
+  readonly olderThan: Date;
+  readonly limit: number;
+  readonly after?: Pick<RunRecord, 'id' | 'createdAt'>;
+}
+
+/** Run records by id. Implementations throw on faults a retry can get past. */
+export interface RunStore {
+  /** Writes a new record; an existing one is kept. Resolves to whether it was created. */
+  create(record: RunRecord): Promise<boolean>;
+  /** The record, or undefined. */
+  get(id: string): Promise<RunRecord | undefined>;
+  /**
+   * Reads, calls `fn` and writes its record when `changed`, all in one transaction. `fn` may
+   * run more than once (contention), so it must be pure.
+   */
+  update<T = never>(
+    id: string,
+    fn: (current: RunRecord | undefined) => RunMutation<T>,
+  ): Promise<RunMutation<T>>;
+  /** Records matching the query, newest first. */
+  list(query?: RunQuery): Promise<RunRecord[]>;
+  /** Open runs created before `olderThan`, oldest first, one page at a time. */
+  listOpen(query: OpenRunQuery): Promise<RunRecord[]>;
+}
+
+/**
+ * Whether a run still needs attention: not in a final state, or final but nobody told yet.
+ * Reconcile walks these.
+ */
+export function isOpenRun(record: RunRecord): boolean {
+  return !isFinalRunState(record.state) || record.notifiedAt === undefined;
+}
+
+/** The default page size of `list`. */
+export const DEFAULT_LIST_LIMIT = 50;
