@@ -175,10 +175,13 @@ function imageReasons(facts: ImageFacts): Reason[] {
     const offered = facts.availablePlatforms.length
       ? `the index offers ${facts.availablePlatforms.join(', ')}`
       : `the image is built for ${facts.platform ?? 'another platform'}`;
+    const ask = facts.availablePlatforms.length
+      ? 'one of those platforms'
+      : (facts.platform ?? 'its platform');
     return [
       {
         code: 'NO_MATCHING_PLATFORM',
-        message: `No image for ${facts.wantedPlatform} in ${facts.digest}: ${offered}. Build and push a ${facts.wantedPlatform} image, or ask for one of those platforms (--platform, or the mapping's platform).`,
+        message: `No image for ${facts.wantedPlatform} in ${facts.digest}: ${offered}. Build and push a ${facts.wantedPlatform} image, or ask for ${ask} (--platform, or the mapping's platform).`,
       },
     ];
   }

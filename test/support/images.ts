@@ -1,0 +1,453 @@
+/**
+ * Demo images built in-process (tar-stream tars, zlib gzip, configs with the right diff_ids) and
+ * pushed with plain Registry API v2 calls, or written as OCI image layouts. Each spec is a shape
+ * the streaming verdict must tell apart.
+ */
+import {createHash} from 'node:crypto';
+import {mkdir, writeFile} from 'node:fs/promises';
+import {createServer, type Server} from 'node:http';
+import type {AddressInfo} from 'node:net';
+import * as path from 'node:path';
+import {gzipSync} from 'node:zlib';
+import {pack} from 'tar-stream';
+
+/** Names of the demo images {@link buildImage} and {@link pushImage} know. */
+export const IMAGE_SPECS = [
+  'clean',
+  'oci',
+  'duplicate-layer',
+  'recompressed',
+  'empty-layer',
+  'empty-layer-regzipped',
+  'empty-layer-uncompressed',
+  'tiny-layer',
+  'arm64-only',
+  'index',
+  'oci-index-without-amd64',
+  'artifact',
+] as const;
+/** One of {@link IMAGE_SPECS}. */
+export type ImageSpec = (typeof IMAGE_SPECS)[number];
+
+/** True for a name in {@link IMAGE_SPECS}. */
+export function isImageSpec(s: string): s is ImageSpec {
+  return (IMAGE_SPECS as readonly string[]).includes(s);
+}
+
+/** A blob to upload. */
+export interface Blob {
+  readonly digest: string;
+  readonly bytes: Buffer;
+}
+
+/** A built image: its manifest, its blobs, and (for an index) its child images. */
+export interface BuiltImage {
+  readonly mediaType: string;
+  readonly manifest: Buffer;
+  readonly digest: string;
+  readonly blobs: readonly Blob[];
+  readonly children: readonly BuiltImage[];
+}
+
+const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const OCI_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+const SCHEMA1_SIGNED =
+  'application/vnd.docker.distribution.manifest.v1+prettyjws';
+
+/** distribution's gzipped empty tar: the well-known empty layer `sha256:a3ed95ca…`. */
+export const KNOWN_EMPTY_GZIP = Buffer.from([
+  31, 139, 8, 0, 0, 9, 110, 136, 0, 255, 98, 24, 5, 163, 96, 20, 140, 88, 0, 8,
+  0, 0, 255, 255, 46, 175, 181, 239, 0, 4, 0, 0,
+]);
+
+/** `sha256:<hex>`. */
+export function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/** A deterministic tar of `files` (mtime 0), built with tar-stream. */
+export async function makeTar(files: Record<string, string>): Promise<Buffer> {
+  const p = pack();
+  for (const [name, content] of Object.entries(files)) {
+    p.entry({name, mtime: new Date(0), mode: 0o644}, content);
+  }
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of p) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** gzip with a chosen header mtime, so the same tar gets a different digest. */
+export function gzipWithMtime(tar: Buffer, mtime: number, level = 6): Buffer {
+  const gz = Buffer.from(gzipSync(tar, {level}));
+  gz.writeUInt32LE(mtime, 4); // MTIME; the trailer's CRC covers only the data.
+  return gz;
+}
+
+interface Layer {
+  readonly bytes: Buffer;
+  readonly diffId: string;
+  readonly mediaType?: string;
+}
+
+async function gzLayer(
+  files: Record<string, string>,
+  mtime = 0,
+): Promise<Layer> {
+  const tar = await makeTar(files);
+  return {bytes: gzipWithMtime(tar, mtime), diffId: sha256(tar)};
+}
+
+function blob(bytes: Buffer): Blob {
+  return {digest: sha256(bytes), bytes};
+}
+
+function imageOf(
+  layers: readonly Layer[],
+  opts: {oci?: boolean; architecture?: string; variant?: string} = {},
+): BuiltImage {
+  const oci = opts.oci ?? false;
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: opts.architecture ?? 'amd64',
+      ...(opts.variant && {variant: opts.variant}),
+      os: 'linux',
+      config: {Cmd: ['/bin/app']},
+      rootfs: {type: 'layers', diff_ids: layers.map(l => l.diffId)},
+    }),
+  );
+  const layerMediaType = oci ? OCI_LAYER_GZIP : DOCKER_LAYER;
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: oci ? OCI_MANIFEST : DOCKER_MANIFEST,
+    config: {
+      mediaType: oci ? OCI_CONFIG : DOCKER_CONFIG,
+      digest: sha256(config),
+      size: config.length,
+    },
+    layers: layers.map(l => ({
+      mediaType: l.mediaType ?? layerMediaType,
+      digest: sha256(l.bytes),
+      size: l.bytes.length,
+    })),
+  };
+  return built(manifest.mediaType, manifest, [
+    config,
+    ...layers.map(l => l.bytes),
+  ]);
+}
+
+function built(
+  mediaType: string,
+  json: unknown,
+  blobs: Buffer[],
+  children: BuiltImage[] = [],
+): BuiltImage {
+  const manifest = Buffer.from(JSON.stringify(json, null, 2));
+  const unique = new Map(blobs.map(b => [sha256(b), b]));
+  return {
+    mediaType,
+    manifest,
+    digest: sha256(manifest),
+    blobs: [...unique].map(([digest, bytes]) => ({digest, bytes})),
+    children,
+  };
+}
+
+function indexOf(
+  mediaType: string,
+  children: {image: BuiltImage; architecture: string; variant?: string}[],
+): BuiltImage {
+  const json = {
+    schemaVersion: 2,
+    mediaType,
+    manifests: children.map(c => ({
+      mediaType: c.image.mediaType,
+      digest: c.image.digest,
+      size: c.image.manifest.length,
+      platform: {
+        architecture: c.architecture,
+        os: 'linux',
+        ...(c.variant && {variant: c.variant}),
+      },
+    })),
+  };
+  return built(
+    mediaType,
+    json,
+    [],
+    children.map(c => c.image),
+  );
+}
+
+/** Builds the demo image `spec` (deterministic: the same spec gives the same digest). */
+export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
+  const base = await gzLayer({'etc/demo-release': 'pushrun demo 1\n'});
+  const app = await gzLayer({'bin/app': '#!/bin/sh\necho hello\n'});
+  switch (spec) {
+    case 'clean':
+      return imageOf([base, app]);
+    case 'oci':
+      return imageOf([base, app], {oci: true});
+    case 'duplicate-layer':
+      return imageOf([base, app, base]);
+    case 'recompressed': {
+      // The same tar gzipped with another header: a new digest, the same diff_id.
+      const again = await gzLayer({'etc/demo-release': 'pushrun demo 1\n'}, 1);
+      return imageOf([base, app, again]);
+    }
+    case 'empty-layer': {
+      const tar = Buffer.alloc(1024);
+      return imageOf([
+        base,
+        {bytes: KNOWN_EMPTY_GZIP, diffId: sha256(tar)},
+        app,
+      ]);
+    }
+    case 'empty-layer-regzipped': {
+      // An empty tar padded to 1536 bytes, gzipped by zlib: neither digest nor diff_id is known.
+      const tar = Buffer.alloc(1536);
+      return imageOf([
+        base,
+        {bytes: gzipWithMtime(tar, 7, 9), diffId: sha256(tar)},
+        app,
+      ]);
+    }
+    case 'empty-layer-uncompressed': {
+      // A tar with no entries but extra zero padding, stored uncompressed.
+      const tar = Buffer.alloc(2048);
+      return imageOf(
+        [
+          base,
+          {bytes: tar, diffId: sha256(tar), mediaType: OCI_LAYER_TAR},
+          app,
+        ],
+        {oci: true},
+      );
+    }
+    case 'tiny-layer':
+      return imageOf([base, await gzLayer({x: 'y'}), app]);
+    case 'arm64-only':
+      return imageOf([base, app], {architecture: 'arm64', variant: 'v8'});
+    case 'index':
+      return indexOf(DOCKER_LIST, [
+        {image: imageOf([base, app]), architecture: 'amd64'},
+        {
+          image: imageOf([base, await gzLayer({'bin/app': 'arm\n'})], {
+            architecture: 'arm64',
+            variant: 'v8',
+          }),
+          architecture: 'arm64',
+          variant: 'v8',
+        },
+      ]);
+    case 'oci-index-without-amd64':
+      return indexOf(OCI_INDEX, [
+        {
+          image: imageOf([base, app], {oci: true, architecture: 'arm64'}),
+          architecture: 'arm64',
+        },
+        {
+          image: imageOf([base, app], {oci: true, architecture: 's390x'}),
+          architecture: 's390x',
+        },
+      ]);
+    case 'artifact': {
+      const config = Buffer.from('{}');
+      const data = Buffer.from('not a filesystem\n');
+      const json = {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: 'application/vnd.example.report.v1',
+        config: {
+          mediaType: OCI_EMPTY,
+          digest: sha256(config),
+          size: config.length,
+        },
+        layers: [
+          {mediaType: 'text/plain', digest: sha256(data), size: data.length},
+        ],
+      };
+      return built(OCI_MANIFEST, json, [config, data]);
+    }
+  }
+}
+
+async function upload(baseUrl: string, repo: string, b: Blob): Promise<void> {
+  const head = await fetch(`${baseUrl}/v2/${repo}/blobs/${b.digest}`, {
+    method: 'HEAD',
+  });
+  if (head.ok) return;
+  const start = await fetch(`${baseUrl}/v2/${repo}/blobs/uploads/`, {
+    method: 'POST',
+  });
+  await start.body?.cancel();
+  if (start.status !== 202) {
+    throw new Error(`upload start for ${repo} answered ${start.status}`);
+  }
+  const location = new URL(start.headers.get('location')!, baseUrl);
+  location.searchParams.set('digest', b.digest);
+  const put = await fetch(location, {
+    method: 'PUT',
+    headers: {'Content-Type': 'application/octet-stream'},
+    body: b.bytes,
+  });
+  if (put.status !== 201) {
+    throw new Error(
+      `blob ${b.digest} upload answered ${put.status}: ${await put.text()}`,
+    );
+  }
+}
+
+async function putManifest(
+  baseUrl: string,
+  repo: string,
+  reference: string,
+  image: BuiltImage,
+): Promise<void> {
+  const res = await fetch(`${baseUrl}/v2/${repo}/manifests/${reference}`, {
+    method: 'PUT',
+    headers: {'Content-Type': image.mediaType},
+    body: image.manifest,
+  });
+  if (res.status !== 201) {
+    throw new Error(
+      `manifest PUT ${repo}:${reference} answered ${res.status}: ${await res.text()}`,
+    );
+  }
+}
+
+/** Pushes a built image (children first) with Registry API v2 calls; tags it when `tag` is given. */
+export async function pushBuiltImage(
+  baseUrl: string,
+  repoPath: string,
+  image: BuiltImage,
+  tag?: string,
+): Promise<string> {
+  for (const child of image.children)
+    await pushBuiltImage(baseUrl, repoPath, child);
+  for (const b of image.blobs) await upload(baseUrl, repoPath, b);
+  await putManifest(baseUrl, repoPath, tag ?? image.digest, image);
+  return image.digest;
+}
+
+/** Builds and pushes the demo image `spec` as `repoPath:tag`; resolves to its digest. */
+export async function pushImage(
+  baseUrl: string,
+  repoPath: string,
+  tag: string,
+  spec: ImageSpec,
+): Promise<string> {
+  return pushBuiltImage(baseUrl, repoPath, await buildImage(spec), tag);
+}
+
+/** Writes the demo image `spec` as an OCI image layout in `dir`, named `tag`. */
+export async function writeOciLayout(
+  dir: string,
+  spec: ImageSpec | BuiltImage,
+  tag?: string,
+): Promise<BuiltImage> {
+  const image = typeof spec === 'string' ? await buildImage(spec) : spec;
+  const write = async (b: Blob) => {
+    const [alg, hex] = b.digest.split(':');
+    await mkdir(path.join(dir, 'blobs', alg), {recursive: true});
+    await writeFile(path.join(dir, 'blobs', alg, hex), b.bytes);
+  };
+  const writeAll = async (img: BuiltImage): Promise<void> => {
+    for (const child of img.children) await writeAll(child);
+    for (const b of img.blobs) await write(b);
+    await write({digest: img.digest, bytes: img.manifest});
+  };
+  await writeAll(image);
+  await writeFile(
+    path.join(dir, 'oci-layout'),
+    JSON.stringify({imageLayoutVersion: '1.0.0'}),
+  );
+  const index = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [
+      {
+        mediaType: image.mediaType,
+        digest: image.digest,
+        size: image.manifest.length,
+        ...(tag && {annotations: {'org.opencontainers.image.ref.name': tag}}),
+      },
+    ],
+  };
+  await writeFile(path.join(dir, 'index.json'), JSON.stringify(index));
+  return image;
+}
+
+/** A tiny registry that serves one signed schema 1 manifest, since distribution refuses those. */
+export interface Schema1Server {
+  readonly baseUrl: string;
+  readonly digest: string;
+  readonly requests: string[];
+  stop(): Promise<void>;
+}
+
+/** Serves a Docker v2 schema 1 (signed) manifest for every repository and tag. */
+export async function startSchema1Server(): Promise<Schema1Server> {
+  const payload = JSON.stringify(
+    {
+      schemaVersion: 1,
+      name: 'acme/demo/old',
+      tag: 'v1',
+      architecture: 'amd64',
+      fsLayers: [
+        {blobSum: sha256(KNOWN_EMPTY_GZIP)},
+        {blobSum: 'sha256:' + 'a'.repeat(64)},
+      ],
+      history: [{v1Compatibility: '{}'}, {v1Compatibility: '{}'}],
+    },
+    null,
+    3,
+  );
+  // The digest of a signed schema 1 manifest covers the payload without its signatures.
+  const digest = sha256(Buffer.from(payload));
+  const body = payload.replace(
+    /\n}$/,
+    ',\n   "signatures": [{"header": {"alg": "ES256"}, "signature": "x", "protected": "e30"}]\n}',
+  );
+  const requests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (req.url === '/v2/') {
+      res.writeHead(200).end('{}');
+    } else if (/^\/v2\/.+\/manifests\/[^/]+$/.test(req.url ?? '')) {
+      res
+        .writeHead(200, {
+          'Content-Type': SCHEMA1_SIGNED,
+          'Docker-Content-Digest': digest,
+        })
+        .end(body);
+    } else {
+      res
+        .writeHead(404, {'Content-Type': 'application/json'})
+        .end(
+          JSON.stringify({errors: [{code: 'NOT_FOUND', message: 'not here'}]}),
+        );
+    }
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const {port} = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    digest,
+    requests,
+    stop: () =>
+      new Promise(resolve => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
