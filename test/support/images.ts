@@ -106,10 +106,6 @@ async function gzLayer(
   return {bytes: gzipWithMtime(tar, mtime), diffId: sha256(tar)};
 }
 
-function blob(bytes: Buffer): Blob {
-  return {digest: sha256(bytes), bytes};
-}
-
 function imageOf(
   layers: readonly Layer[],
   opts: {oci?: boolean; architecture?: string; variant?: string} = {},
