@@ -3,9 +3,13 @@
  * both bring run records up to date with what Batch says, through the same update path.
  */
 import type {CloudEvent} from '@google-cloud/functions-framework';
-import type {Deps} from '../shared/deps';
+import {completionDeps, type Deps} from '../shared/deps';
 import {PermanentError, errorMessage} from '../shared/errors';
-import {decodeJobStateHint, reconcileRuns, recordJobState} from '../shared/complete';
+import {
+  decodeJobStateHint,
+  reconcileRuns,
+  recordJobState,
+} from '../shared/complete';
 
 /** Builds the recorder: a malformed message is acknowledged and logged, a transient fault thrown. */
 export const makeOnJobStateChange =
@@ -20,7 +24,7 @@ export const makeOnJobStateChange =
       return;
     }
     try {
-      await recordJobState(decision.hint, deps.completion);
+      await recordJobState(decision.hint, deps);
     } catch (err) {
       if (err instanceof PermanentError) {
         deps.log.error(`job state not recorded: ${errorMessage(err)}`, {
@@ -37,6 +41,9 @@ export const makeOnJobStateChange =
 export const makeReconcileRuns =
   (deps: Deps) =>
   async (event: CloudEvent<unknown>): Promise<void> => {
-    const counts = await reconcileRuns(deps.reconcile);
+    const counts = await reconcileRuns({
+      ...completionDeps(deps),
+      olderThanMs: deps.reconcileAfterMs,
+    });
     deps.log.info('reconciled open runs', {eventId: event.id, ...counts});
   };

@@ -3,6 +3,7 @@
  * adapter, created lazily on first use (cold start matters for Cloud Functions).
  */
 import type {BatchJobs} from './batch';
+import type {CompletionDeps} from './complete';
 import type {PushrunConfig} from './config';
 import type {Notifier} from './notify';
 import type {Registry} from './registry';
@@ -26,7 +27,9 @@ export interface Deps {
 }
 
 /** What a caller may set instead of the real adapters (tests, the sandbox). */
-export type DepsOverrides = Partial<Omit<Deps, 'config'>> & {config?: PushrunConfig};
+export type DepsOverrides = Partial<Omit<Deps, 'config'>> & {
+  config?: PushrunConfig;
+};
 
 /**
  * Reads the environment and the config now (a bad config throws here) and defers every
@@ -34,17 +37,18 @@ export type DepsOverrides = Partial<Omit<Deps, 'config'>> & {config?: PushrunCon
  */
 export function makeDeps(
   env: NodeJS.ProcessEnv = process.env,
-  overrides: DepsOverrides = {}
+  overrides: DepsOverrides = {},
 ): Deps {
   const config = overrides.config ?? loadConfig(undefined, env);
-  const project = overrides.project ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? '';
+  const project =
+    overrides.project ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? '';
   const maxEventAgeMs = parseDuration(env.PUSHRUN_MAX_EVENT_AGE ?? '1h');
   const reconcileAfterMs = parseDuration(env.PUSHRUN_RECONCILE_AFTER ?? '10m');
   let registry = overrides.registry;
   let batch = overrides.batch;
   let store = overrides.store;
   let notifier = overrides.notifier;
-  /* eslint-disable @typescript-eslint/no-require-imports */
+
   return {
     config,
     project,
@@ -73,5 +77,21 @@ export function makeDeps(
       ).makeNotifier(config.notifications.topic, project, env));
     },
   };
-  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+/** The completion path's view of the deps, read now (spreading getters would create clients). */
+export function completionDeps(deps: Deps): CompletionDeps {
+  return {
+    get batch() {
+      return deps.batch;
+    },
+    get store() {
+      return deps.store;
+    },
+    get notifier() {
+      return deps.notifier;
+    },
+    log: deps.log,
+    now: deps.now,
+  };
 }

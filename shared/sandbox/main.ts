@@ -18,7 +18,7 @@ import {
   startPubsubEmulator,
 } from '../../test/support/emulators';
 import {repoRoot, serveFunction} from '../../test/support/functions';
-import {pushImage} from '../../test/support/images';
+import {pushImage, type ImageSpec} from '../../test/support/images';
 import {startRegistry} from '../../test/support/registry';
 import {formatRunsTable} from '../cli/runs_command';
 import type {RunRecord} from '../runs/record';
@@ -43,7 +43,7 @@ export interface SandboxOptions {
 /** A demo image: what it is built from, and how its run should end. */
 interface Demo {
   readonly repo: string;
-  readonly spec: string;
+  readonly spec: ImageSpec;
   readonly expect: {state: string; streaming: boolean; reason?: string};
   readonly what: string;
 }
@@ -245,14 +245,14 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
       await gcr.publishMessage({json: payload});
     });
     stops.push(() => bridge.close());
-    const registry = await startRegistry({notificationsUrl: bridge.url});
+    const registry = await startRegistry({notificationUrl: bridge.url});
     stops.push(() => registry.stop());
-    say(`  docker-registry on ${registry.url}, notifying ${bridge.url}`);
+    say(`  docker-registry on ${registry.baseUrl}, notifying ${bridge.url}`);
 
     const env = {
       PUSHRUN_CONFIG: configFile,
       GOOGLE_CLOUD_PROJECT: PROJECT,
-      PUSHRUN_REGISTRY_ENDPOINT: registry.url,
+      PUSHRUN_REGISTRY_ENDPOINT: registry.baseUrl,
       PUSHRUN_BATCH_ENDPOINT: standin.endpoint,
       PUBSUB_EMULATOR_HOST: pubsubEmu.host,
       FIRESTORE_EMULATOR_HOST: firestoreEmu.host,
@@ -304,7 +304,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
     say('\npushing the demo images:');
     const pushed: {demo: Demo; digest: string}[] = [];
     for (const demo of DEMOS) {
-      const digest = await pushImage(registry.url, demo.repo, 'v1', demo.spec);
+      const digest = await pushImage(registry.baseUrl, demo.repo, 'v1', demo.spec);
       pushed.push({demo, digest});
       say(`  ${opts.location}-docker.pkg.dev/${demo.repo}:v1 (${demo.what})`);
     }
@@ -325,7 +325,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
 
     say(`
 The sandbox stays up. Push your own image and watch it run, for example:
-  skopeo copy oci:DIR docker://${registry.url.replace(/^https?:\/\//, '')}/acme/demo/app:v2 --dest-tls-verify=false
+  skopeo copy oci:DIR docker://${registry.baseUrl.replace(/^https?:\/\//, '')}/acme/demo/app:v2 --dest-tls-verify=false
 It reaches pushrun as ${opts.location}-docker.pkg.dev/acme/demo/app:v2. Review runs with:
   FIRESTORE_EMULATOR_HOST=${firestoreEmu.host} GOOGLE_CLOUD_PROJECT=${PROJECT} npx pushrun runs
 Mappings: ${configFile}. Ctrl-C stops every part.`);

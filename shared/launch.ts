@@ -1,0 +1,303 @@
+/**
+ * The launch path: one push → the runs its mappings ask for. Matches the mappings, inspects
+ * the image once, plans each run (verdict, CreateJob request or skip), creates the Batch jobs,
+ * and records every run. Safe to repeat: job ids are derived from mapping and digest.
+ */
+import type {BatchJobs} from './batch';
+import {finishAndNotify} from './complete';
+import type {PushrunConfig} from './config/types';
+import {PermanentError, TransientError, errorMessage} from './errors';
+import type {ImagePush} from './events';
+import {imageName} from './image_ref';
+import {inspectImage} from './check';
+import type {Logger} from './log';
+import type {Notifier} from './notify';
+import {planPush, type PlannedRun} from './plan';
+import {RegistryError, type Registry} from './registry';
+import {consoleUrl, skipRecordId, type RunRecord} from './runs/record';
+import type {RunMutation, RunStore} from './runs/store';
+
+/** What the launch path needs; `Deps` from shared/deps.ts fits. */
+export interface LaunchDeps {
+  readonly config: PushrunConfig;
+  readonly project: string;
+  readonly log: Logger;
+  readonly maxEventAgeMs: number;
+  readonly registry: Registry;
+  readonly batch: BatchJobs;
+  readonly store: RunStore;
+  readonly notifier: Notifier;
+  readonly now: () => Date;
+}
+
+/** How one mapping's run went. */
+export type LaunchOutcome =
+  | {kind: 'launched'; mapping: string; jobId: string; streaming: boolean}
+  | {kind: 'exists'; mapping: string; jobId: string; streaming: boolean}
+  | {kind: 'skipped'; mapping: string; reason: string}
+  | {kind: 'failed'; mapping: string; jobId?: string; error: string};
+
+/**
+ * Launches the runs one push asks for. Returns to acknowledge (including pushes too old, or
+ * matching nothing); throws TransientError when a redelivery can succeed. A mapping whose
+ * job Batch refuses for good is logged and does not hold back the others.
+ */
+export async function launchRuns(
+  push: ImagePush,
+  deps: LaunchDeps,
+): Promise<LaunchOutcome[]> {
+  const ref = push.digestRef;
+  const ids = {
+    eventId: push.eventId,
+    image: imageName(ref),
+    digest: ref.digest,
+    ...(push.tag !== undefined && {tag: push.tag}),
+  };
+  const ageMs = deps.now().getTime() - push.publishedAt.getTime();
+  if (ageMs > deps.maxEventAgeMs) {
+    deps.log.warn('push too old to act on: acknowledged without a run', {
+      ...ids,
+      decision: 'expired',
+      ageSeconds: Math.round(ageMs / 1000),
+    });
+    return [];
+  }
+  if (!deps.config.mappings.some(m => m.matchesImage(ids.image))) {
+    deps.log.info('no mapping matches this image', {
+      ...ids,
+      decision: 'unmatched',
+    });
+    return [];
+  }
+
+  let plans: PlannedRun[];
+  try {
+    const facts = await inspectImage(
+      ref,
+      {platform: deps.config.defaults.platform},
+      deps,
+    );
+    plans = planPush(push, deps.config, facts, deps.project);
+  } catch (err) {
+    throw classifyRegistryError(err);
+  }
+  if (plans.length === 0) {
+    deps.log.info('no mapping matches this push (tag filters)', {
+      ...ids,
+      decision: 'unmatched',
+    });
+    return [];
+  }
+
+  const settled = await Promise.allSettled(
+    plans.map(plan => launchOne(push, plan, deps)),
+  );
+  const outcomes: LaunchOutcome[] = [];
+  let transient: unknown;
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled') {
+      outcomes.push(s.value);
+      return;
+    }
+    const mapping = plans[i].mapping.name;
+    const jobId = plans[i].request?.jobId;
+    if (!(s.reason instanceof PermanentError)) transient ??= s.reason;
+    deps.log.error(`run not launched: ${errorMessage(s.reason)}`, {
+      ...ids,
+      mapping,
+      ...(jobId && {jobId}),
+      decision: s.reason instanceof PermanentError ? 'failed' : 'retry',
+    });
+    outcomes.push({
+      kind: 'failed',
+      mapping,
+      ...(jobId && {jobId}),
+      error: errorMessage(s.reason),
+    });
+  });
+  // Every other mapping is done and idempotent: a redelivery only redoes what failed.
+  if (transient !== undefined) {
+    throw transient instanceof TransientError
+      ? transient
+      : new TransientError(errorMessage(transient), {cause: transient});
+  }
+  return outcomes;
+}
+
+/** Registry faults that may pass (5xx, unreachable, auth not yet granted) are retried. */
+function classifyRegistryError(err: unknown): Error {
+  if (err instanceof RegistryError) {
+    const retry = err.transient || err.status === 401 || err.status === 403;
+    return retry
+      ? new TransientError(err.message, {cause: err})
+      : new PermanentError(err.message, {cause: err});
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+async function launchOne(
+  push: ImagePush,
+  plan: PlannedRun,
+  deps: LaunchDeps,
+): Promise<LaunchOutcome> {
+  const mapping = plan.mapping.name;
+  const ids = {
+    eventId: push.eventId,
+    image: imageName(push.digestRef),
+    digest: push.digestRef.digest,
+    ...(push.tag !== undefined && {tag: push.tag}),
+    mapping,
+  };
+  const reasons = plan.verdict.reasons.map(r => r.code);
+  if (!plan.request) {
+    const reason = plan.skip?.reason ?? 'no request was planned';
+    const record = skippedRecord(push, plan, reason, deps.now());
+    await deps.store.update(record.id, current => mergeRecord(current, record));
+    await finishAndNotify(record.id, deps);
+    deps.log.info(`run skipped: ${reason}`, {
+      ...ids,
+      runId: record.id,
+      decision: 'skipped',
+      reasons,
+    });
+    return {kind: 'skipped', mapping, reason};
+  }
+
+  const {request} = plan;
+  const streaming = jobStreams(request.job);
+  const outcome = await deps.batch.createJob(request);
+  const record = launchedRecord(
+    push,
+    plan,
+    deps,
+    streaming,
+    outcome.created ? outcome.job.uid : undefined,
+  );
+  await deps.store.update(record.id, current => mergeRecord(current, record));
+  const kind = outcome.created ? 'launched' : 'exists';
+  deps.log.info(
+    outcome.created
+      ? `job created${streaming ? ' with image streaming' : ' without image streaming'}`
+      : 'job exists already: this push was handled before',
+    {
+      ...ids,
+      jobId: request.jobId,
+      jobName: `${request.parent}/jobs/${request.jobId}`,
+      region: plan.region,
+      decision: kind,
+      streaming,
+      reasons,
+    },
+  );
+  return {kind, mapping, jobId: request.jobId, streaming};
+}
+
+/** Whether the built job streams its pushed image (the builder sets it on those containers). */
+function jobStreams(job: Record<string, unknown>): boolean {
+  const groups = (job.taskGroups ?? []) as {
+    taskSpec?: {runnables?: {container?: {enableImageStreaming?: boolean}}[]};
+  }[];
+  return groups.some(g =>
+    (g.taskSpec?.runnables ?? []).some(
+      r => r.container?.enableImageStreaming === true,
+    ),
+  );
+}
+
+function launchedRecord(
+  push: ImagePush,
+  plan: PlannedRun,
+  deps: LaunchDeps,
+  streaming: boolean,
+  jobUid: string | undefined,
+): RunRecord {
+  const request = plan.request!;
+  const region = plan.region!;
+  const now = deps.now();
+  return {
+    id: request.jobId,
+    mapping: plan.mapping.name,
+    image: imageName(push.digestRef),
+    digest: push.digestRef.digest!,
+    tags: push.tag !== undefined ? [push.tag] : [],
+    region,
+    jobName: `${request.parent}/jobs/${request.jobId}`,
+    ...(jobUid && {jobUid}),
+    streaming: {
+      requested: plan.mapping.streaming,
+      enabled: streaming,
+      reasons: plan.verdict.reasons.map(r => ({
+        code: r.code,
+        message: r.message,
+      })),
+    },
+    state: 'QUEUED',
+    createdAt: now,
+    pushedAt: push.publishedAt,
+    launchedAt: now,
+    history: [{state: 'QUEUED', at: now}],
+    consoleUrl: consoleUrl(deps.project, region, request.jobId),
+  };
+}
+
+function skippedRecord(
+  push: ImagePush,
+  plan: PlannedRun,
+  reason: string,
+  now: Date,
+): RunRecord {
+  const digest = push.digestRef.digest!;
+  return {
+    id: skipRecordId(plan.mapping.name, digest),
+    mapping: plan.mapping.name,
+    image: imageName(push.digestRef),
+    digest,
+    tags: push.tag !== undefined ? [push.tag] : [],
+    region: plan.region ?? '',
+    streaming: {
+      requested: plan.mapping.streaming,
+      enabled: false,
+      reasons: plan.verdict.reasons.map(r => ({
+        code: r.code,
+        message: r.message,
+      })),
+    },
+    state: 'SKIPPED',
+    skipReason: reason,
+    createdAt: now,
+    pushedAt: push.publishedAt,
+    finishedAt: now,
+    history: [{state: 'SKIPPED', at: now}],
+  };
+}
+
+/**
+ * A new record, or the launch facts folded into one that exists: a second tag of the same
+ * image, or a record the recorder made from the job's labels before this write landed.
+ */
+export function mergeRecord(
+  current: RunRecord | undefined,
+  fresh: RunRecord,
+): RunMutation {
+  if (!current) return {record: fresh, changed: true};
+  const tags = [...new Set([...current.tags, ...fresh.tags])];
+  const fromLabels = current.streaming.requested === 'unknown';
+  const merged: RunRecord = {
+    ...current,
+    tags,
+    image: current.image || fresh.image,
+    ...(fromLabels && {streaming: fresh.streaming}),
+    ...(!current.pushedAt && fresh.pushedAt && {pushedAt: fresh.pushedAt}),
+    ...(!current.launchedAt &&
+      fresh.launchedAt && {launchedAt: fresh.launchedAt}),
+    ...(!current.jobUid && fresh.jobUid && {jobUid: fresh.jobUid}),
+  };
+  const changed =
+    tags.length !== current.tags.length ||
+    merged.image !== current.image ||
+    fromLabels ||
+    merged.pushedAt !== current.pushedAt ||
+    merged.launchedAt !== current.launchedAt ||
+    merged.jobUid !== current.jobUid;
+  return {record: merged, changed};
+}
