@@ -54,7 +54,11 @@ export function decodeImagePush(event: PushEvent): PushDecision {
   if (typeof data === 'string') return ignore(data);
   const message = data.message;
   if (!isObject(message)) return ignore('the event has no data.message');
-  if (eventId === undefined && typeof message.messageId === 'string' && message.messageId) {
+  if (
+    eventId === undefined &&
+    typeof message.messageId === 'string' &&
+    message.messageId
+  ) {
     eventId = message.messageId;
   }
 
@@ -68,7 +72,8 @@ export function decodeImagePush(event: PushEvent): PushDecision {
         : 'the event has no data.message.publishTime',
     );
   }
-  if (eventId === undefined) return ignore('the event has no id and no data.message.messageId');
+  if (eventId === undefined)
+    return ignore('the event has no id and no data.message.messageId');
 
   if (typeof message.data !== 'string' || message.data === '') {
     return ignore('data.message.data is missing or not a base64 string');
@@ -83,18 +88,21 @@ export function decodeImagePush(event: PushEvent): PushDecision {
   } catch (e) {
     return ignore(`the notification is not JSON: ${errorMessage(e)}`);
   }
-  if (!isObject(payload)) return ignore('the notification is not a JSON object');
+  if (!isObject(payload))
+    return ignore('the notification is not a JSON object');
 
   const {action, digest, tag} = payload;
-  if (typeof action !== 'string') return ignore('the notification has no action');
+  if (typeof action !== 'string')
+    return ignore('the notification has no action');
   if (!isPushAction(action)) return ignore(`unknown action "${action}"`);
   if (action !== 'INSERT') return ignore(`action ${action} starts no run`);
   if (digest === undefined || digest === '') {
     return ignore('INSERT without a digest (a tag change only) starts no run');
   }
-  if (typeof digest !== 'string') return ignore('the notification\'s digest is not a string');
+  if (typeof digest !== 'string')
+    return ignore("the notification's digest is not a string");
   if (tag !== undefined && typeof tag !== 'string') {
-    return ignore('the notification\'s tag is not a string');
+    return ignore("the notification's tag is not a string");
   }
 
   let digestRef: ImageRef;
@@ -103,8 +111,9 @@ export function decodeImagePush(event: PushEvent): PushDecision {
   } catch (e) {
     return ignore(`digest: ${errorMessage(e)}`);
   }
-  if (!digestRef.digest) return ignore(`digest "${digest}" is not pinned by a digest`);
-  const {tag: _ignored, ...pinned} = digestRef;
+  if (!digestRef.digest)
+    return ignore(`digest "${digest}" is not pinned by a digest`);
+  const pinned = withoutTag(digestRef);
 
   let bareTag: string | undefined;
   if (tag) {
@@ -115,7 +124,8 @@ export function decodeImagePush(event: PushEvent): PushDecision {
       return ignore(`tag: ${errorMessage(e)}`);
     }
     // A tag naming another image is not this push's tag.
-    if (tagRef.tag && imageName(tagRef) === imageName(pinned)) bareTag = tagRef.tag;
+    if (tagRef.tag && imageName(tagRef) === imageName(pinned))
+      bareTag = tagRef.tag;
   }
 
   return {
@@ -143,6 +153,12 @@ function envelopeData(data: unknown): Record<string, unknown> | string {
   if (value === undefined || value === null) return 'the event has no data';
   if (!isObject(value)) return 'the event data is not an object';
   return value;
+}
+
+function withoutTag(ref: ImageRef): ImageRef {
+  const copy: {-readonly [K in keyof ImageRef]: ImageRef[K]} = {...ref};
+  delete copy.tag;
+  return copy;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

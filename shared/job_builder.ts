@@ -33,7 +33,6 @@ let jobType: protobuf.Type | undefined;
 /** The `google.cloud.batch.v1.Job` type, loaded from `@google-cloud/batch`'s protos on first use. */
 export function batchJobType(): protobuf.Type {
   if (!jobType) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const json = require('@google-cloud/batch/build/protos/protos.json');
     jobType = protobuf.Root.fromJSON(json).lookupType(JOB_TYPE_NAME);
     jobType.resolveAll();
@@ -102,8 +101,11 @@ function walkMessage(
     const at = [...path, key];
     const childWhere = `${where}.${key}`;
     if (!field) {
-      const camel = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-      const hint = camel !== key && type.fields[camel] ? ` (write "${camel}")` : '';
+      const camel = key.replace(/_([a-z0-9])/g, (_, c: string) =>
+        c.toUpperCase(),
+      );
+      const hint =
+        camel !== key && type.fields[camel] ? ` (write "${camel}")` : '';
       found.push({
         path: at,
         message: `unknown field "${key}" in ${where}${hint}`,
@@ -121,9 +123,17 @@ function walkMessage(
       continue;
     }
     const items: [unknown, (string | number)[], string][] = field.repeated
-      ? (value as unknown[]).map((v, i) => [v, [...at, i], `${childWhere}[${i}]`])
+      ? (value as unknown[]).map((v, i) => [
+          v,
+          [...at, i],
+          `${childWhere}[${i}]`,
+        ])
       : field.map
-        ? Object.entries(value).map(([k, v]) => [v, [...at, k], `${childWhere}.${k}`])
+        ? Object.entries(value).map(([k, v]) => [
+            v,
+            [...at, k],
+            `${childWhere}.${k}`,
+          ])
         : [[value, at, childWhere]];
     const resolved = field.resolvedType;
     for (const [v, p, w] of items) {
@@ -131,7 +141,8 @@ function walkMessage(
         if (FREE_TYPES.has(resolved.fullName)) continue;
         if (STRING_TYPES.has(resolved.fullName)) {
           if (typeof v !== 'string') {
-            const example = resolved.name === 'Duration' ? ' such as "3600s"' : '';
+            const example =
+              resolved.name === 'Duration' ? ' such as "3600s"' : '';
             found.push({path: p, message: `${w} must be a string${example}`});
           }
           continue;
@@ -154,18 +165,23 @@ function scalarProblem(
   value: unknown,
 ): string | undefined {
   if (type instanceof protobuf.Enum) {
-    if (typeof value === 'number' && Object.values(type.values).includes(value)) return;
+    if (typeof value === 'number' && Object.values(type.values).includes(value))
+      return;
     if (typeof value === 'string' && value in type.values) return;
     return `one of ${Object.keys(type.values).join(', ')}`;
   }
   if (NUMERIC.test(field.type)) {
     const ok =
       typeof value === 'number' ||
-      (typeof value === 'string' && value.trim() !== '' && !isNaN(Number(value)));
+      (typeof value === 'string' &&
+        value.trim() !== '' &&
+        !isNaN(Number(value)));
     return ok ? undefined : 'a number';
   }
-  if (field.type === 'string') return typeof value === 'string' ? undefined : 'a string';
-  if (field.type === 'bool') return typeof value === 'boolean' ? undefined : 'true or false';
+  if (field.type === 'string')
+    return typeof value === 'string' ? undefined : 'a string';
+  if (field.type === 'bool')
+    return typeof value === 'boolean' ? undefined : 'true or false';
   return undefined;
 }
 
@@ -232,7 +248,9 @@ export function streamingEnabled(mapping: Mapping, verdict: Verdict): boolean {
 
 /** The full name of a topic: short names live in `project`. */
 export function topicName(topic: string, project: string): string {
-  return topic.startsWith('projects/') ? topic : `projects/${project}/topics/${topic}`;
+  return topic.startsWith('projects/')
+    ? topic
+    : `projects/${project}/topics/${topic}`;
 }
 
 /**

@@ -5,10 +5,19 @@
  */
 import type {Mapping, PushrunConfig} from './config/types';
 import {isMultiRegion} from './locations';
-import {buildCreateJobRequest, containerRunnables, type CreateJobRequest} from './job_builder';
+import {
+  buildCreateJobRequest,
+  containerRunnables,
+  type CreateJobRequest,
+} from './job_builder';
 import type {ImageRef} from './image_ref';
 import {matchMappings} from './matching';
-import {streamingVerdict, type ImageFacts, type ReasonCode, type Verdict} from './verdict';
+import {
+  streamingVerdict,
+  type ImageFacts,
+  type ReasonCode,
+  type Verdict,
+} from './verdict';
 
 /** The push as planning needs it (an `ImagePush` fits). */
 export interface PushToPlan {
@@ -29,7 +38,10 @@ export interface PlannedRun {
 }
 
 // Verdict reasons that mean the job could not run the image at all, whatever the policy.
-const UNRUNNABLE: readonly ReasonCode[] = ['NOT_A_CONTAINER_IMAGE', 'NO_MATCHING_PLATFORM'];
+const UNRUNNABLE: readonly ReasonCode[] = [
+  'NOT_A_CONTAINER_IMAGE',
+  'NO_MATCHING_PLATFORM',
+];
 
 /**
  * The job's region: the mapping's `region`, else the image's Artifact Registry region (not a
@@ -41,7 +53,11 @@ export function jobRegion(
   ref: ImageRef,
 ): string | undefined {
   if (mapping.region) return mapping.region;
-  if (ref.kind === 'artifact-registry' && ref.location && !isMultiRegion(ref.location)) {
+  if (
+    ref.kind === 'artifact-registry' &&
+    ref.location &&
+    !isMultiRegion(ref.location)
+  ) {
     return ref.location;
   }
   return config.defaults.region;
@@ -59,42 +75,49 @@ export function planPush(
   project: string,
 ): PlannedRun[] {
   const ref = push.digestRef;
-  return matchMappings(config, {ref, ...(push.tag !== undefined && {tag: push.tag})}).map(
-    (mapping): PlannedRun => {
-      const region = jobRegion(mapping, config, ref);
-      const verdict = streamingVerdict(facts, {
-        ...(region !== undefined && {region}),
-        containers: containerRunnables(mapping.job),
-      });
-      const skip = (reason: string): PlannedRun => ({
-        mapping,
-        ...(region !== undefined && {region}),
-        verdict,
-        skip: {reason},
-      });
-      if (region === undefined) {
-        const where =
-          ref.kind === 'artifact-registry'
-            ? `the image is in the multi-region "${ref.location}"`
-            : 'the image is not in Artifact Registry';
-        return skip(`no region for the job: ${where}; set region on mapping "${mapping.name}"`);
-      }
-      const unrunnable = verdict.reasons.find(r => UNRUNNABLE.includes(r.code));
-      if (unrunnable) return skip(`${unrunnable.code}: ${unrunnable.message}`);
-      if (mapping.streaming === 'required' && !verdict.streamable) {
-        const why = verdict.reasons.map(r => `${r.code}: ${r.message}`).join('; ');
-        return skip(`streaming is required but the image cannot be streamed: ${why}`);
-      }
-      const request = buildCreateJobRequest({
-        mapping,
-        config,
-        ref,
-        ...(push.tag !== undefined && {tag: push.tag}),
-        verdict,
-        project,
-        region,
-      });
-      return {mapping, region, verdict, request};
-    },
-  );
+  return matchMappings(config, {
+    ref,
+    ...(push.tag !== undefined && {tag: push.tag}),
+  }).map((mapping): PlannedRun => {
+    const region = jobRegion(mapping, config, ref);
+    const verdict = streamingVerdict(facts, {
+      ...(region !== undefined && {region}),
+      containers: containerRunnables(mapping.job),
+    });
+    const skip = (reason: string): PlannedRun => ({
+      mapping,
+      ...(region !== undefined && {region}),
+      verdict,
+      skip: {reason},
+    });
+    if (region === undefined) {
+      const where =
+        ref.kind === 'artifact-registry'
+          ? `the image is in the multi-region "${ref.location}"`
+          : 'the image is not in Artifact Registry';
+      return skip(
+        `no region for the job: ${where}; set region on mapping "${mapping.name}"`,
+      );
+    }
+    const unrunnable = verdict.reasons.find(r => UNRUNNABLE.includes(r.code));
+    if (unrunnable) return skip(`${unrunnable.code}: ${unrunnable.message}`);
+    if (mapping.streaming === 'required' && !verdict.streamable) {
+      const why = verdict.reasons
+        .map(r => `${r.code}: ${r.message}`)
+        .join('; ');
+      return skip(
+        `streaming is required but the image cannot be streamed: ${why}`,
+      );
+    }
+    const request = buildCreateJobRequest({
+      mapping,
+      config,
+      ref,
+      ...(push.tag !== undefined && {tag: push.tag}),
+      verdict,
+      project,
+      region,
+    });
+    return {mapping, region, verdict, request};
+  });
 }

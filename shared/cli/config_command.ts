@@ -27,7 +27,9 @@ export interface RepositoryInfo {
 
 /** The one Artifact Registry call `--online` makes (ArtifactRegistryClient fits). */
 export interface RepositoryReader {
-  getRepository(request: {name: string}): Promise<readonly [RepositoryInfo, ...unknown[]]>;
+  getRepository(request: {
+    name: string;
+  }): Promise<readonly [RepositoryInfo, ...unknown[]]>;
 }
 
 /** What the command needs from outside; tests pass fakes. */
@@ -42,7 +44,6 @@ const GRPC_NOT_FOUND = 5;
 /** The real Artifact Registry client, loaded only when `--online` is asked for. */
 export const DEFAULT_CONFIG_COMMAND_DEPS: ConfigCommandDeps = {
   repositories: () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const {ArtifactRegistryClient} = require('@google-cloud/artifact-registry');
     return new ArtifactRegistryClient() as RepositoryReader;
   },
@@ -64,12 +65,19 @@ export async function checkRepositories(
 ): Promise<OnlineFindings> {
   const problems: Problem[] = [];
   const unchecked: string[] = [];
-  const at = (m: Mapping, message: string, severity: Problem['severity'] = 'error') =>
-    problems.push({...m.imagePosition, message, severity});
+  const at = (
+    m: Mapping,
+    message: string,
+    severity: Problem['severity'] = 'error',
+  ) => problems.push({...m.imagePosition, message, severity});
   for (const m of config.mappings) {
     const {location, project, repository} = literalImageParts(m.imageGlob);
     if (!location || !project || !repository) {
-      at(m, 'not checked online: match.image names no literal Artifact Registry repository', 'warning');
+      at(
+        m,
+        'not checked online: match.image names no literal Artifact Registry repository',
+        'warning',
+      );
       continue;
     }
     const name = `projects/${project}/locations/${location}/repositories/${repository}`;
@@ -80,17 +88,27 @@ export async function checkRepositories(
       if ((e as {code?: unknown}).code === GRPC_NOT_FOUND) {
         at(m, `repository ${name} does not exist`);
       } else {
-        unchecked.push(`could not check repository ${name} for mapping "${m.name}": ${errorMessage(e)}`);
+        unchecked.push(
+          `could not check repository ${name} for mapping "${m.name}": ${errorMessage(e)}`,
+        );
       }
       continue;
     }
     if (repo.format !== 'DOCKER' && repo.format !== DOCKER_FORMAT) {
-      at(m, `repository ${name} is a ${repo.format ?? 'unknown'} repository, not DOCKER`);
+      at(
+        m,
+        `repository ${name} is a ${repo.format ?? 'unknown'} repository, not DOCKER`,
+      );
     }
-    const repoLocation = /\/locations\/([^/]+)\//.exec(repo.name ?? name)?.[1] ?? location;
-    const region = m.region ?? (isMultiRegion(repoLocation) ? undefined : repoLocation);
+    const repoLocation =
+      /\/locations\/([^/]+)\//.exec(repo.name ?? name)?.[1] ?? location;
+    const region =
+      m.region ?? (isMultiRegion(repoLocation) ? undefined : repoLocation);
     if (region && !locationContains(repoLocation, region)) {
-      at(m, `repository ${name} is in ${repoLocation}, which does not contain the job region ${region}`);
+      at(
+        m,
+        `repository ${name} is in ${repoLocation}, which does not contain the job region ${region}`,
+      );
     }
   }
   return {problems, unchecked};
@@ -116,7 +134,9 @@ async function runValidate(
     try {
       findings = await checkRepositories(reading.config, deps.repositories());
     } catch (e) {
-      ctx.err(`pushrun config validate: could not check online: ${errorMessage(e)}\n`);
+      ctx.err(
+        `pushrun config validate: could not check online: ${errorMessage(e)}\n`,
+      );
       ctx.setExit(VALIDATE_EXIT.unknown);
       return;
     }
@@ -132,7 +152,9 @@ async function runValidate(
     }
   }
   const n = reading.config.mappings.length;
-  ctx.out(`${name}: valid, ${n} mapping${n === 1 ? '' : 's'}${opts.online ? ', repositories checked' : ''}\n`);
+  ctx.out(
+    `${name}: valid, ${n} mapping${n === 1 ? '' : 's'}${opts.online ? ', repositories checked' : ''}\n`,
+  );
   ctx.setExit(VALIDATE_EXIT.valid);
 }
 
@@ -141,13 +163,18 @@ export function configCommand(
   deps: ConfigCommandDeps = DEFAULT_CONFIG_COMMAND_DEPS,
 ): CommandModule {
   return (program: Command, ctx: CliContext) => {
-    const config = program.command('config').description('Work with the mappings file.');
+    const config = program
+      .command('config')
+      .description('Work with the mappings file.');
     config
       .command('validate')
       .description(
         'Validate the mappings file; exit 0 valid, 1 with one FILE:LINE:COL line per problem.',
       )
-      .argument('[file]', 'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)')
+      .argument(
+        '[file]',
+        'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)',
+      )
       .option(
         '--online',
         "also check in Artifact Registry that each mapping's repository exists, is DOCKER, and fits its region",

@@ -8,7 +8,12 @@ import type {Command} from 'commander';
 import {configFile, formatProblem, readConfig} from '../config';
 import {inspectImage} from '../check';
 import {errorMessage} from '../errors';
-import {formatImageRef, imageName, parseImageRef, type ImageRef} from '../image_ref';
+import {
+  formatImageRef,
+  imageName,
+  parseImageRef,
+  type ImageRef,
+} from '../image_ref';
 import {jobToProto3JSON} from '../job_builder';
 import {planPush, type PlannedRun} from '../plan';
 import {makeRegistry, type Registry} from '../registry';
@@ -83,11 +88,18 @@ export function formatPlanReport(report: PlanReport): string {
     `project:  ${report.project}`,
     `platform: ${report.platform}`,
   ];
-  if (report.runs.length === 0) lines.push('', 'no mapping matches: the push starts nothing');
+  if (report.runs.length === 0)
+    lines.push('', 'no mapping matches: the push starts nothing');
   for (const run of report.runs) {
-    lines.push('', `mapping ${run.mapping} (streaming: ${run.streaming}, region: ${run.region ?? 'none'})`);
-    lines.push(`  verdict: ${run.verdict.streamable ? 'streamable' : 'not streamable'}`);
-    for (const r of run.verdict.reasons) lines.push(`    ✘ ${r.code}: ${r.message}`);
+    lines.push(
+      '',
+      `mapping ${run.mapping} (streaming: ${run.streaming}, region: ${run.region ?? 'none'})`,
+    );
+    lines.push(
+      `  verdict: ${run.verdict.streamable ? 'streamable' : 'not streamable'}`,
+    );
+    for (const r of run.verdict.reasons)
+      lines.push(`    ✘ ${r.code}: ${r.message}`);
     if (run.skip) {
       lines.push(`  skip: ${run.skip.reason}`);
       continue;
@@ -96,7 +108,8 @@ export function formatPlanReport(report: PlanReport): string {
     lines.push(`  createJob: ${req.parent}/jobs/${req.jobId}`);
     lines.push(`  requestId: ${req.requestId}`);
     lines.push('  job:');
-    for (const l of JSON.stringify(req.job, null, 2).split('\n')) lines.push(`    ${l}`);
+    for (const l of JSON.stringify(req.job, null, 2).split('\n'))
+      lines.push(`    ${l}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -126,7 +139,9 @@ async function runPlan(
   const config = reading.config;
   const project = ctx.env.GOOGLE_CLOUD_PROJECT || ref.project;
   if (!project) {
-    return fail('set GOOGLE_CLOUD_PROJECT: the image is not in Artifact Registry, so it names no project');
+    return fail(
+      'set GOOGLE_CLOUD_PROJECT: the image is not in Artifact Registry, so it names no project',
+    );
   }
   let facts;
   try {
@@ -136,17 +151,36 @@ async function runPlan(
       {registry: deps.registry(ctx.env)},
     );
   } catch (e) {
-    return fail(`could not read ${formatImageRef(ref)} from the registry: ${errorMessage(e)}`);
+    return fail(
+      `could not read ${formatImageRef(ref)} from the registry: ${errorMessage(e)}`,
+    );
   }
   if (ref.digest && ref.digest !== facts.digest) {
-    return fail(`the registry returned ${facts.digest} for ${formatImageRef(ref)}`);
+    return fail(
+      `the registry returned ${facts.digest} for ${formatImageRef(ref)}`,
+    );
   }
   const {tag: refTag, ...untagged} = ref;
   const digestRef: ImageRef = {...untagged, digest: facts.digest};
   const tag = opts.tag ?? refTag;
-  const runs = planPush({digestRef, ...(tag !== undefined && {tag})}, config, facts, project);
-  const report = planReport(digestRef, tag, project, config.defaults.platform, runs);
-  ctx.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatPlanReport(report));
+  const runs = planPush(
+    {digestRef, ...(tag !== undefined && {tag})},
+    config,
+    facts,
+    project,
+  );
+  const report = planReport(
+    digestRef,
+    tag,
+    project,
+    config.defaults.platform,
+    runs,
+  );
+  ctx.out(
+    opts.json
+      ? JSON.stringify(report, null, 2) + '\n'
+      : formatPlanReport(report),
+  );
   ctx.setExit(PLAN_EXIT.planned);
 }
 
@@ -161,11 +195,23 @@ export function planCommand(
         'Show what a push of IMAGE would start: matching mappings, verdicts and the exact CreateJob requests.',
       )
       .argument('<image>', 'image reference by tag or digest')
-      .option('--tag <tag>', 'the tag of the push (default: the tag in IMAGE; none for a digest)')
-      .option('--config <file>', 'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)')
-      .option('--json', 'print {image, digest, tag, project, platform, runs: [{mapping, verdict, request, skip}]}')
-      .action((image: string, opts: {tag?: string; config?: string; json?: boolean}) =>
-        runPlan(image, opts, ctx, deps),
+      .option(
+        '--tag <tag>',
+        'the tag of the push (default: the tag in IMAGE; none for a digest)',
+      )
+      .option(
+        '--config <file>',
+        'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)',
+      )
+      .option(
+        '--json',
+        'print {image, digest, tag, project, platform, runs: [{mapping, verdict, request, skip}]}',
+      )
+      .action(
+        (
+          image: string,
+          opts: {tag?: string; config?: string; json?: boolean},
+        ) => runPlan(image, opts, ctx, deps),
       );
   };
 }

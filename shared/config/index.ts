@@ -1,6 +1,13 @@
 /** The mappings file: loading, validation, and its typed shape. */
 export * from './types';
-export {clearConfigCache, configFile, DEFAULT_CONFIG_FILE, loadConfig, parseConfig, readConfig} from './load';
+export {
+  clearConfigCache,
+  configFile,
+  DEFAULT_CONFIG_FILE,
+  loadConfig,
+  parseConfig,
+  readConfig,
+} from './load';
 export type {ConfigReading} from './load';
 export {formatProblem} from './source';
 export type {Problem} from './source';

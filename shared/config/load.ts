@@ -10,7 +10,10 @@ import {validateConfig} from './validate';
 export const DEFAULT_CONFIG_FILE = 'config/pushrun.yaml';
 
 /** The config file to read: `file`, else `PUSHRUN_CONFIG`, else `config/pushrun.yaml`. */
-export function configFile(file?: string, env: NodeJS.ProcessEnv = process.env): string {
+export function configFile(
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   return file ?? (env.PUSHRUN_CONFIG || DEFAULT_CONFIG_FILE);
 }
 
@@ -27,8 +30,17 @@ export function readConfig(file: string): ConfigReading {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(e);
-    const problem: Problem = {file, line: 1, col: 1, message: `cannot read config: ${why}`, severity: 'error'};
+    const why =
+      (e as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : errorMessage(e);
+    const problem: Problem = {
+      file,
+      line: 1,
+      col: 1,
+      message: `cannot read config: ${why}`,
+      severity: 'error',
+    };
     return {errors: [problem], warnings: []};
   }
   return parseConfig(text, file);
@@ -56,7 +68,10 @@ const cache = new Map<string, PushrunConfig>();
  * The config, read once per process: `file`, else `PUSHRUN_CONFIG`, else `config/pushrun.yaml`.
  * Throws ConfigError listing every `FILE:LINE:COL message` when the file is invalid.
  */
-export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): PushrunConfig {
+export function loadConfig(
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): PushrunConfig {
   const name = configFile(file, env);
   const key = path.resolve(name);
   const cached = cache.get(key);

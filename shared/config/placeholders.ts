@@ -24,7 +24,8 @@ const TOKEN = /\$\$\{|\$\{([^}]*)\}/g;
 /** The placeholder names used in `text`, known or not (escaped ones excluded). */
 export function placeholdersIn(text: string): string[] {
   const names: string[] = [];
-  for (const m of text.matchAll(TOKEN)) if (m[1] !== undefined) names.push(m[1]);
+  for (const m of text.matchAll(TOKEN))
+    if (m[1] !== undefined) names.push(m[1]);
   return names;
 }
 
@@ -49,7 +50,8 @@ export function visitStrings(
   else if (Array.isArray(value)) {
     value.forEach((v, i) => visitStrings(v, visit, [...path, i]));
   } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) visitStrings(v, visit, [...path, k]);
+    for (const [k, v] of Object.entries(value))
+      visitStrings(v, visit, [...path, k]);
   }
 }
 

@@ -7,7 +7,11 @@ let validator: ValidateFunction | undefined;
 
 function compiled(): ValidateFunction {
   // Compiled on first use: a function instance pays for it once, on the first event.
-  validator ??= new Ajv({allErrors: true, strict: true, allowUnionTypes: true}).compile(schema);
+  validator ??= new Ajv({
+    allErrors: true,
+    strict: true,
+    allowUnionTypes: true,
+  }).compile(schema);
   return validator;
 }
 
@@ -34,7 +38,8 @@ export function checkSchema(source: Source, problems: ProblemList): NodePath[] {
 export function touchesFailed(path: NodePath, failed: readonly NodePath[]) {
   return failed.some(f => {
     const n = Math.min(f.length, path.length);
-    for (let i = 0; i < n; i++) if (String(f[i]) !== String(path[i])) return false;
+    for (let i = 0; i < n; i++)
+      if (String(f[i]) !== String(path[i])) return false;
     return true;
   });
 }

@@ -84,7 +84,10 @@ export function positionOf(
     const last = i === path.length - 1;
     if (isMap(node)) {
       const pair = node.items.find(
-        p => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment),
+        p =>
+          isPair(p) &&
+          isScalar(p.key) &&
+          String(p.key.value) === String(segment),
       );
       if (!pair) break;
       if (last && at === 'key') {

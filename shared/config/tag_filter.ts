@@ -18,7 +18,9 @@ export function compileTagFilter(text: string): TagFilter {
   if (text.startsWith('semver:')) {
     const range = text.slice('semver:'.length).trim();
     if (!range || semver.validRange(range) === null) {
-      throw new Error(`invalid semver range "${range}" in tag filter "${text}"`);
+      throw new Error(
+        `invalid semver range "${range}" in tag filter "${text}"`,
+      );
     }
     return {
       kind: 'semver',
@@ -45,7 +47,9 @@ export function compileTagFilter(text: string): TagFilter {
   try {
     isMatch = picomatch(text, {strictBrackets: true});
   } catch (e) {
-    throw new Error(`invalid glob in tag filter "${text}": ${(e as Error).message}`);
+    throw new Error(
+      `invalid glob in tag filter "${text}": ${(e as Error).message}`,
+    );
   }
   return {kind: 'glob', text, test: tag => isMatch(tag)};
 }

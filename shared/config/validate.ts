@@ -10,7 +10,13 @@ import {
   pushedImageContainers,
 } from '../job_builder';
 import {errorMessage} from '../errors';
-import {fillTemplate, isPlaceholder, placeholdersIn, visitStrings, PLACEHOLDERS} from './placeholders';
+import {
+  fillTemplate,
+  isPlaceholder,
+  placeholdersIn,
+  visitStrings,
+  PLACEHOLDERS,
+} from './placeholders';
 import {checkSchema, touchesFailed} from './schema';
 import {
   formatProblem,
@@ -68,7 +74,10 @@ export interface Validation {
 type Json = Record<string, unknown>;
 
 /** Validates a parsed config file and builds the typed config; `file` locates `jobFile`s. */
-export function validateConfig(source: Source, problems = new ProblemList()): Validation {
+export function validateConfig(
+  source: Source,
+  problems = new ProblemList(),
+): Validation {
   const failed = checkSchema(source, problems);
   if (problems.errors.length && !isObject(source.value)) return {problems};
   const root = (source.value ?? {}) as Json;
@@ -80,18 +89,31 @@ export function validateConfig(source: Source, problems = new ProblemList()): Va
     platform: (d.platform as string) ?? DEFAULTS.platform,
     ...(typeof d.region === 'string' && {region: d.region}),
   };
-  if (defaults.region && clean(['defaults', 'region']) && !isKnownRegion(defaults.region)) {
-    problems.error(source, ['defaults', 'region'], `unknown region "${defaults.region}"`);
+  if (
+    defaults.region &&
+    clean(['defaults', 'region']) &&
+    !isKnownRegion(defaults.region)
+  ) {
+    problems.error(
+      source,
+      ['defaults', 'region'],
+      `unknown region "${defaults.region}"`,
+    );
   }
   const n = (root.notifications ?? {}) as Json;
   const notifications = {
     topic: (n.topic as string) ?? DEFAULT_NOTIFICATIONS.topic,
-    batchEventsTopic: (n.batchEventsTopic as string) ?? DEFAULT_NOTIFICATIONS.batchEventsTopic,
+    batchEventsTopic:
+      (n.batchEventsTopic as string) ?? DEFAULT_NOTIFICATIONS.batchEventsTopic,
   };
 
   const list = Array.isArray(root.mappings) ? (root.mappings as unknown[]) : [];
   if (Array.isArray(root.mappings) && list.length === 0) {
-    problems.warn(source, ['mappings'], 'no mappings: no push will start a job');
+    problems.warn(
+      source,
+      ['mappings'],
+      'no mappings: no push will start a job',
+    );
   }
   const firstLine = new Map<string, number>();
   const mappings: Mapping[] = [];
@@ -209,12 +231,16 @@ function checkLocation(
     problems.error(
       source,
       imageAt,
-      `the image is not in Artifact Registry, so its region cannot be inferred: set region`,
+      'the image is not in Artifact Registry, so its region cannot be inferred: set region',
     );
   }
   if (!location) return;
   if (!isMultiRegion(location) && !isKnownRegion(location)) {
-    problems.error(source, imageAt, `unknown Artifact Registry location "${location}"`);
+    problems.error(
+      source,
+      imageAt,
+      `unknown Artifact Registry location "${location}"`,
+    );
     return;
   }
   if (region === undefined) {
@@ -229,7 +255,12 @@ function checkLocation(
   }
   if (!locationContains(location, region)) {
     const message = `region "${region}" is outside the image's location "${location}", so Batch cannot stream the image`;
-    if (streaming === 'off') problems.warn(source, regionAt, `${message} (and pulls it across regions)`);
+    if (streaming === 'off')
+      problems.warn(
+        source,
+        regionAt,
+        `${message} (and pulls it across regions)`,
+      );
     else problems.error(source, regionAt, message);
   }
 }
@@ -248,14 +279,24 @@ function readTemplate(
   problems: ProblemList,
 ): Template | undefined {
   if (raw.job !== undefined && raw.jobFile !== undefined) {
-    problems.error(source, [...at, 'jobFile'], 'set either job or jobFile, not both', 'key');
+    problems.error(
+      source,
+      [...at, 'jobFile'],
+      'set either job or jobFile, not both',
+      'key',
+    );
     return undefined;
   }
   if (raw.job !== undefined) {
     return {value: raw.job as JobTemplate, source, at: [...at, 'job']};
   }
   if (raw.jobFile === undefined) {
-    problems.error(source, [...at, 'name'], 'the mapping needs a job or a jobFile', 'key');
+    problems.error(
+      source,
+      [...at, 'name'],
+      'the mapping needs a job or a jobFile',
+      'key',
+    );
     return undefined;
   }
   const jobFile = raw.jobFile as string;
@@ -264,8 +305,15 @@ function readTemplate(
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(e);
-    problems.error(source, [...at, 'jobFile'], `cannot read jobFile ${file}: ${why}`);
+    const why =
+      (e as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : errorMessage(e);
+    problems.error(
+      source,
+      [...at, 'jobFile'],
+      `cannot read jobFile ${file}: ${why}`,
+    );
     return undefined;
   }
   const parsed = parseSource(file, text);
@@ -275,10 +323,18 @@ function readTemplate(
     problems.error(parsed.source, [], 'a job file holds one Batch Job object');
     return undefined;
   }
-  return {value: parsed.source.value as JobTemplate, source: parsed.source, at: []};
+  return {
+    value: parsed.source.value as JobTemplate,
+    source: parsed.source,
+    at: [],
+  };
 }
 
-function checkTemplate(t: Template, streaming: StreamingPolicy, problems: ProblemList): void {
+function checkTemplate(
+  t: Template,
+  streaming: StreamingPolicy,
+  problems: ProblemList,
+): void {
   const errorsBefore = problems.errors.length;
   visitStrings(t.value, (text, p) => {
     for (const name of placeholdersIn(text)) {
@@ -313,9 +369,19 @@ function checkTemplate(t: Template, streaming: StreamingPolicy, problems: Proble
         const message = `container field "${field}" is not allowed with image streaming`;
         const where = [...t.at, ...c.path, field];
         if (streaming === 'required') {
-          problems.error(t.source, where, `${message}, and streaming is required`, 'key');
+          problems.error(
+            t.source,
+            where,
+            `${message}, and streaming is required`,
+            'key',
+          );
         } else {
-          problems.warn(t.source, where, `${message}: this job will pull the image instead`, 'key');
+          problems.warn(
+            t.source,
+            where,
+            `${message}: this job will pull the image instead`,
+            'key',
+          );
         }
       }
     }
@@ -333,7 +399,11 @@ function checkTemplate(t: Template, streaming: StreamingPolicy, problems: Proble
       }),
     );
   } catch (e) {
-    problems.error(t.source, t.at, `the job is not a valid Batch Job: ${errorMessage(e)}`);
+    problems.error(
+      t.source,
+      t.at,
+      `the job is not a valid Batch Job: ${errorMessage(e)}`,
+    );
   }
 }
 

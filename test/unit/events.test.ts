@@ -13,7 +13,9 @@ function event(payload: unknown, message: Record<string, unknown> = {}) {
     data: {
       subscription: 'projects/my-project/subscriptions/eventarc-sub',
       message: {
-        data: b64(typeof payload === 'string' ? payload : JSON.stringify(payload)),
+        data: b64(
+          typeof payload === 'string' ? payload : JSON.stringify(payload),
+        ),
         messageId: 'msg-1',
         publishTime: PUBLISHED,
         attributes: {},
@@ -33,11 +35,15 @@ describe('decodeImagePush', () => {
       },
       {
         name: 'tagged push',
-        event: event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`, tag: `${IMAGE}:1.1`}),
+        event: event({
+          action: 'INSERT',
+          digest: `${IMAGE}@${DIGEST}`,
+          tag: `${IMAGE}:1.1`,
+        }),
         tag: '1.1',
       },
       {
-        name: 'a tag on another image is not this push\'s tag',
+        name: "a tag on another image is not this push's tag",
         event: event({
           action: 'INSERT',
           digest: `${IMAGE}@${DIGEST}`,
@@ -47,7 +53,12 @@ describe('decodeImagePush', () => {
       },
       {
         name: 'data as a JSON string',
-        event: {id: 'evt-1', data: JSON.stringify(event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`}).data)},
+        event: {
+          id: 'evt-1',
+          data: JSON.stringify(
+            event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`}).data,
+          ),
+        },
         tag: undefined,
       },
       {
@@ -55,7 +66,13 @@ describe('decodeImagePush', () => {
         event: {
           id: 'evt-1',
           data: Buffer.from(
-            JSON.stringify(event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`, tag: `${IMAGE}:v2`}).data),
+            JSON.stringify(
+              event({
+                action: 'INSERT',
+                digest: `${IMAGE}@${DIGEST}`,
+                tag: `${IMAGE}:v2`,
+              }).data,
+            ),
           ),
         },
         tag: 'v2',
@@ -68,7 +85,10 @@ describe('decodeImagePush', () => {
         if (d.kind !== 'push') return;
         assert.strictEqual(d.push.eventId, 'evt-1');
         assert.strictEqual(d.push.digestRef.digest, DIGEST);
-        assert.strictEqual(`${d.push.digestRef.host}/${d.push.digestRef.path}`, IMAGE);
+        assert.strictEqual(
+          `${d.push.digestRef.host}/${d.push.digestRef.path}`,
+          IMAGE,
+        );
         assert.strictEqual(d.push.digestRef.tag, undefined);
         assert.strictEqual(d.push.digestRef.location, 'us-west1');
         assert.strictEqual(d.push.tag, c.tag);
@@ -83,26 +103,51 @@ describe('decodeImagePush', () => {
     });
 
     it('drops a tag written into the digest reference', () => {
-      const d = decodeImagePush(event({action: 'INSERT', digest: `${IMAGE}:1.1@${DIGEST}`}));
+      const d = decodeImagePush(
+        event({action: 'INSERT', digest: `${IMAGE}:1.1@${DIGEST}`}),
+      );
       assert.strictEqual(d.kind, 'push');
-      if (d.kind === 'push') assert.strictEqual(d.push.digestRef.tag, undefined);
+      if (d.kind === 'push')
+        assert.strictEqual(d.push.digestRef.tag, undefined);
     });
   });
 
   describe('ignored events', () => {
-    const cases: {name: string; event: {id?: string; data?: unknown}; reason: RegExp}[] = [
+    const cases: {
+      name: string;
+      event: {id?: string; data?: unknown};
+      reason: RegExp;
+    }[] = [
       {name: 'no data', event: {id: 'evt-1'}, reason: /no data/},
-      {name: 'data not JSON', event: {id: 'evt-1', data: 'not json'}, reason: /event data is not JSON/},
-      {name: 'data an array', event: {id: 'evt-1', data: []}, reason: /not an object/},
-      {name: 'no message', event: {id: 'evt-1', data: {}}, reason: /no data\.message/},
+      {
+        name: 'data not JSON',
+        event: {id: 'evt-1', data: 'not json'},
+        reason: /event data is not JSON/,
+      },
+      {
+        name: 'data an array',
+        event: {id: 'evt-1', data: []},
+        reason: /not an object/,
+      },
+      {
+        name: 'no message',
+        event: {id: 'evt-1', data: {}},
+        reason: /no data\.message/,
+      },
       {
         name: 'no publishTime',
-        event: event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`}, {publishTime: undefined}),
+        event: event(
+          {action: 'INSERT', digest: `${IMAGE}@${DIGEST}`},
+          {publishTime: undefined},
+        ),
         reason: /no data\.message\.publishTime/,
       },
       {
         name: 'bad publishTime',
-        event: event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`}, {publishTime: 'yesterday'}),
+        event: event(
+          {action: 'INSERT', digest: `${IMAGE}@${DIGEST}`},
+          {publishTime: 'yesterday'},
+        ),
         reason: /"yesterday" is not a timestamp/,
       },
       {
@@ -120,9 +165,21 @@ describe('decodeImagePush', () => {
         event: event({}, {data: '!!!not base64!!!'}),
         reason: /not valid base64/,
       },
-      {name: 'payload not JSON', event: event('{"action":'), reason: /notification is not JSON/},
-      {name: 'payload not an object', event: event('"INSERT"'), reason: /not a JSON object/},
-      {name: 'no action', event: event({digest: `${IMAGE}@${DIGEST}`}), reason: /no action/},
+      {
+        name: 'payload not JSON',
+        event: event('{"action":'),
+        reason: /notification is not JSON/,
+      },
+      {
+        name: 'payload not an object',
+        event: event('"INSERT"'),
+        reason: /not a JSON object/,
+      },
+      {
+        name: 'no action',
+        event: event({digest: `${IMAGE}@${DIGEST}`}),
+        reason: /no action/,
+      },
       {
         name: 'unknown action',
         event: event({action: 'UPDATE', digest: `${IMAGE}@${DIGEST}`}),
@@ -145,7 +202,11 @@ describe('decodeImagePush', () => {
       },
       {
         name: 'tag of the wrong type',
-        event: event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`, tag: ['1.1']}),
+        event: event({
+          action: 'INSERT',
+          digest: `${IMAGE}@${DIGEST}`,
+          tag: ['1.1'],
+        }),
         reason: /tag is not a string/,
       },
       {
@@ -160,7 +221,11 @@ describe('decodeImagePush', () => {
       },
       {
         name: 'tag not a reference',
-        event: event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`, tag: 'UPPER CASE'}),
+        event: event({
+          action: 'INSERT',
+          digest: `${IMAGE}@${DIGEST}`,
+          tag: 'UPPER CASE',
+        }),
         reason: /^tag: invalid image reference/,
       },
     ];

@@ -1,5 +1,9 @@
 import * as assert from 'node:assert';
-import {parseConfig, type PushrunConfig, type Mapping} from '../../shared/config';
+import {
+  parseConfig,
+  type PushrunConfig,
+  type Mapping,
+} from '../../shared/config';
 import {parseImageRef} from '../../shared/image_ref';
 import {
   buildCreateJobRequest,
@@ -9,6 +13,25 @@ import {
   jobToProto3JSON,
   requestIdFor,
 } from '../../shared/job_builder';
+
+/** The parts of a job in proto3 JSON the tests read. */
+interface JobJson {
+  taskGroups: {
+    taskCount: string;
+    taskSpec: {
+      maxRunDuration: string;
+      runnables: {
+        container: {
+          imageUri?: string;
+          commands: string[];
+          enableImageStreaming?: boolean;
+        };
+      }[];
+    };
+  }[];
+  labels: Record<string, string>;
+  notifications: unknown[];
+}
 
 const HEX = '0123456789abcdef'.repeat(4);
 const DIGEST = `sha256:${HEX}`;
@@ -48,7 +71,11 @@ mappings:
   return config!;
 }
 
-function build(streaming: string, streamable: boolean, tag: string | null = '1.1') {
+function build(
+  streaming: string,
+  streamable: boolean,
+  tag: string | null = '1.1',
+) {
   const config = configWith(streaming);
   const request = buildCreateJobRequest({
     mapping: config.mappings[0] as Mapping,
@@ -59,13 +86,16 @@ function build(streaming: string, streamable: boolean, tag: string | null = '1.1
     project: 'my-project',
     region: 'us-central1',
   });
-  return {request, json: jobToProto3JSON(request.job) as Record<string, any>};
+  return {request, json: jobToProto3JSON(request.job) as unknown as JobJson};
 }
 
 describe('buildCreateJobRequest', () => {
   it('names the parent and the job after the mapping and the digest', () => {
     const {request} = build('auto', true);
-    assert.strictEqual(request.parent, 'projects/my-project/locations/us-central1');
+    assert.strictEqual(
+      request.parent,
+      'projects/my-project/locations/us-central1',
+    );
     assert.strictEqual(request.jobId, `trainer-${HEX.slice(0, 12)}`);
   });
 
@@ -86,20 +116,28 @@ describe('buildCreateJobRequest', () => {
 
   it('fills IMAGE_TAG with nothing for an untagged push', () => {
     const {json} = build('auto', true, null);
-    assert.strictEqual(json.taskGroups[0].taskSpec.runnables[0].container.commands[1], '--tag=');
+    assert.strictEqual(
+      json.taskGroups[0].taskSpec.runnables[0].container.commands[1],
+      '--tag=',
+    );
   });
 
   it('pins the pushed image by digest where imageUri is absent or ${IMAGE}', () => {
     const {json} = build('auto', true);
     const uris = json.taskGroups[0].taskSpec.runnables.map(
-      (r: any) => r.container?.imageUri,
+      r => r.container?.imageUri,
     );
     assert.deepStrictEqual(uris, [PINNED, PINNED, 'busybox:1.36', undefined]);
   });
 
   const streamingCases = [
     {name: 'auto, streamable', streaming: 'auto', streamable: true, want: true},
-    {name: 'auto, not streamable', streaming: 'auto', streamable: false, want: false},
+    {
+      name: 'auto, not streamable',
+      streaming: 'auto',
+      streamable: false,
+      want: false,
+    },
     {name: 'required', streaming: 'required', streamable: true, want: true},
     {name: 'off, streamable', streaming: 'off', streamable: true, want: false},
   ];
@@ -110,12 +148,15 @@ describe('buildCreateJobRequest', () => {
       const runnables = json.taskGroups[0].taskSpec.runnables;
       assert.strictEqual(runnables[0].container.enableImageStreaming, c.want);
       assert.strictEqual(runnables[1].container.enableImageStreaming, c.want);
-      assert.strictEqual(runnables[2].container.enableImageStreaming, undefined);
+      assert.strictEqual(
+        runnables[2].container.enableImageStreaming,
+        undefined,
+      );
       assert.strictEqual(json.labels['pushrun-streaming'], String(c.want));
     });
   }
 
-  it('merges its labels with the template\'s', () => {
+  it("merges its labels with the template's", () => {
     const {json} = build('auto', true);
     assert.deepStrictEqual(json.labels, {
       team: 'ml',
@@ -125,11 +166,17 @@ describe('buildCreateJobRequest', () => {
     });
   });
 
-  it('adds the JOB_STATE_CHANGED notification and keeps the template\'s', () => {
+  it("adds the JOB_STATE_CHANGED notification and keeps the template's", () => {
     const {json} = build('auto', true);
     assert.deepStrictEqual(json.notifications, [
-      {pubsubTopic: 'projects/my-project/topics/audit', message: {type: 'TASK_STATE_CHANGED'}},
-      {pubsubTopic: 'projects/my-project/topics/batch-events', message: {type: 'JOB_STATE_CHANGED'}},
+      {
+        pubsubTopic: 'projects/my-project/topics/audit',
+        message: {type: 'TASK_STATE_CHANGED'},
+      },
+      {
+        pubsubTopic: 'projects/my-project/topics/batch-events',
+        message: {type: 'JOB_STATE_CHANGED'},
+      },
     ]);
   });
 
@@ -137,17 +184,36 @@ describe('buildCreateJobRequest', () => {
     const {request, json} = build('auto', true);
     assert.strictEqual(json.taskGroups[0].taskSpec.maxRunDuration, '3600s');
     assert.strictEqual(json.taskGroups[0].taskCount, '2');
-    const message = request.job as any;
-    assert.strictEqual(Number(message.taskGroups[0].taskSpec.maxRunDuration.seconds), 3600);
-    assert.strictEqual(message.logsPolicy.destination, 1, 'enum by number in the message');
+    const message = request.job as unknown as {
+      taskGroups: {taskSpec: {maxRunDuration: {seconds: unknown}}}[];
+      logsPolicy: {destination: unknown};
+    };
+    assert.strictEqual(
+      Number(message.taskGroups[0].taskSpec.maxRunDuration.seconds),
+      3600,
+    );
+    assert.strictEqual(
+      message.logsPolicy.destination,
+      1,
+      'enum by number in the message',
+    );
   });
 
   it('derives the same UUID request id from the same job, a different one otherwise', () => {
     const a = build('auto', true).request.requestId;
     const b = build('auto', false, null).request.requestId;
     assert.strictEqual(a, b);
-    assert.match(a!, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    assert.notStrictEqual(a, requestIdFor('projects/my-project/locations/us-east1', `trainer-${HEX.slice(0, 12)}`));
+    assert.match(
+      a!,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    assert.notStrictEqual(
+      a,
+      requestIdFor(
+        'projects/my-project/locations/us-east1',
+        `trainer-${HEX.slice(0, 12)}`,
+      ),
+    );
   });
 
   it('refuses an image that is not pinned by digest', () => {
@@ -172,20 +238,57 @@ describe('containerRunnables', () => {
     const job = configWith('auto').mappings[0].job;
     const got = containerRunnables(job);
     assert.strictEqual(got.length, 2);
-    assert.deepStrictEqual(Object.keys(got[1]).sort(), ['entrypoint', 'imageUri']);
+    assert.deepStrictEqual(Object.keys(got[1]).sort(), [
+      'entrypoint',
+      'imageUri',
+    ]);
   });
 });
 
 describe('jobTemplateProblems', () => {
   const cases = [
-    {name: 'snake_case field', job: {task_groups: []}, want: /unknown field "task_groups" in Job \(write "taskGroups"\)/},
-    {name: 'misspelled field', job: {taskGroups: [{taskSpec: {maxRunDuraton: '1s'}}]}, want: /unknown field "maxRunDuraton" in Job.taskGroups\[0\].taskSpec$/},
-    {name: 'duration as a number', job: {taskGroups: [{taskSpec: {maxRunDuration: 60}}]}, want: /maxRunDuration must be a string such as "3600s"/},
-    {name: 'unknown enum name', job: {logsPolicy: {destination: 'STDOUT'}}, want: /destination must be one of .*CLOUD_LOGGING/},
-    {name: 'int64 as a word', job: {taskGroups: [{taskCount: 'two'}]}, want: /taskCount must be a number/},
-    {name: 'list as a string', job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: 'go'}}]}}]}, want: /commands must be a list/},
-    {name: 'message as a string', job: {allocationPolicy: 'big'}, want: /Job.allocationPolicy must be an object/},
-    {name: 'label value not a string', job: {labels: {n: 1}}, want: /Job.labels.n must be a string/},
+    {
+      name: 'snake_case field',
+      job: {task_groups: []},
+      want: /unknown field "task_groups" in Job \(write "taskGroups"\)/,
+    },
+    {
+      name: 'misspelled field',
+      job: {taskGroups: [{taskSpec: {maxRunDuraton: '1s'}}]},
+      want: /unknown field "maxRunDuraton" in Job.taskGroups\[0\].taskSpec$/,
+    },
+    {
+      name: 'duration as a number',
+      job: {taskGroups: [{taskSpec: {maxRunDuration: 60}}]},
+      want: /maxRunDuration must be a string such as "3600s"/,
+    },
+    {
+      name: 'unknown enum name',
+      job: {logsPolicy: {destination: 'STDOUT'}},
+      want: /destination must be one of .*CLOUD_LOGGING/,
+    },
+    {
+      name: 'int64 as a word',
+      job: {taskGroups: [{taskCount: 'two'}]},
+      want: /taskCount must be a number/,
+    },
+    {
+      name: 'list as a string',
+      job: {
+        taskGroups: [{taskSpec: {runnables: [{container: {commands: 'go'}}]}}],
+      },
+      want: /commands must be a list/,
+    },
+    {
+      name: 'message as a string',
+      job: {allocationPolicy: 'big'},
+      want: /Job.allocationPolicy must be an object/,
+    },
+    {
+      name: 'label value not a string',
+      job: {labels: {n: 1}},
+      want: /Job.labels.n must be a string/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

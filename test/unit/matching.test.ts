@@ -6,7 +6,8 @@ import {matchMappings} from '../../shared/matching';
 const DIGEST = 'sha256:' + 'ab'.repeat(32);
 
 function config(): PushrunConfig {
-  const job = `    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: [x]}}]}}]}\n`;
+  const job =
+    '    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: [x]}}]}}]}\n';
   const yaml = `mappings:
   - name: any-push
     match: {image: us-central1-docker.pkg.dev/p/ml/trainer}

@@ -13,7 +13,10 @@ describe('loadConfig', () => {
     const file = path.join(dir, 'c.yaml');
     const config = loadConfig(undefined, {PUSHRUN_CONFIG: file});
     assert.strictEqual(config.file, file);
-    assert.deepStrictEqual(config.mappings.map(m => m.name), ['trainer']);
+    assert.deepStrictEqual(
+      config.mappings.map(m => m.name),
+      ['trainer'],
+    );
   });
 
   it('reads the file once per process', () => {
@@ -28,7 +31,8 @@ describe('loadConfig', () => {
 
   it('throws ConfigError listing every problem as FILE:LINE:COL', () => {
     const dir = writeFixtures({
-      'c.yaml': 'mappings:\n  - name: Bad\n    match: {image: x}\n    streaming: sometimes\n',
+      'c.yaml':
+        'mappings:\n  - name: Bad\n    match: {image: x}\n    streaming: sometimes\n',
     });
     const file = path.join(dir, 'c.yaml');
     assert.throws(
@@ -50,16 +54,33 @@ describe('loadConfig', () => {
       () => loadConfig('/nonexistent/pushrun.yaml'),
       (e: unknown) =>
         e instanceof ConfigError &&
-        e.problems[0] === '/nonexistent/pushrun.yaml:1:1 cannot read config: no such file',
+        e.problems[0] ===
+          '/nonexistent/pushrun.yaml:1:1 cannot read config: no such file',
     );
   });
 
   const fileCases = [
-    {name: 'argument first', file: 'a.yaml', env: {PUSHRUN_CONFIG: 'b.yaml'}, want: 'a.yaml'},
-    {name: 'then PUSHRUN_CONFIG', file: undefined, env: {PUSHRUN_CONFIG: 'b.yaml'}, want: 'b.yaml'},
-    {name: 'then the default', file: undefined, env: {}, want: 'config/pushrun.yaml'},
+    {
+      name: 'argument first',
+      file: 'a.yaml',
+      env: {PUSHRUN_CONFIG: 'b.yaml'},
+      want: 'a.yaml',
+    },
+    {
+      name: 'then PUSHRUN_CONFIG',
+      file: undefined,
+      env: {PUSHRUN_CONFIG: 'b.yaml'},
+      want: 'b.yaml',
+    },
+    {
+      name: 'then the default',
+      file: undefined,
+      env: {},
+      want: 'config/pushrun.yaml',
+    },
   ];
   for (const c of fileCases) {
-    it(`configFile: ${c.name}`, () => assert.strictEqual(configFile(c.file, c.env), c.want));
+    it(`configFile: ${c.name}`, () =>
+      assert.strictEqual(configFile(c.file, c.env), c.want));
   }
 });

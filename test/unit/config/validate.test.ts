@@ -16,18 +16,27 @@ function problemsOf(yaml: string, files: Record<string, string> = {}) {
   const r = readConfig(path.join(dir, 'pushrun.yaml'));
   const strip = (s: string) => s.split(dir + path.sep).join('');
   return {
-    errors: r.errors.map(p => strip(`${p.file}:${p.line}:${p.col} ${p.message}`)),
-    warnings: r.warnings.map(p => strip(`${p.file}:${p.line}:${p.col} ${p.message}`)),
+    errors: r.errors.map(p =>
+      strip(`${p.file}:${p.line}:${p.col} ${p.message}`),
+    ),
+    warnings: r.warnings.map(p =>
+      strip(`${p.file}:${p.line}:${p.col} ${p.message}`),
+    ),
     config: r.config,
   };
 }
 
 describe('config validation', () => {
   it('accepts the minimal mapping and fills defaults', () => {
-    const {errors, warnings, config} = problemsOf(`mappings:\n${TRAINER_MAPPING}`);
+    const {errors, warnings, config} = problemsOf(
+      `mappings:\n${TRAINER_MAPPING}`,
+    );
     assert.deepStrictEqual(errors, []);
     assert.deepStrictEqual(warnings, []);
-    assert.deepStrictEqual(config!.defaults, {streaming: 'auto', platform: 'linux/amd64'});
+    assert.deepStrictEqual(config!.defaults, {
+      streaming: 'auto',
+      platform: 'linux/amd64',
+    });
     assert.deepStrictEqual(config!.notifications, {
       topic: 'pushrun-notifications',
       batchEventsTopic: 'pushrun-batch-events',
@@ -82,17 +91,23 @@ describe('config validation', () => {
     {
       name: 'name pattern',
       yaml: `mappings:\n  - name: Trainer_1\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n${JOB}`,
-      want: ['pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$'],
+      want: [
+        'pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$',
+      ],
     },
     {
       name: 'name too long for a job id',
       yaml: `mappings:\n  - name: ${'a'.repeat(51)}\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n${JOB}`,
-      want: ['pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$'],
+      want: [
+        'pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$',
+      ],
     },
     {
       name: 'streaming not a policy',
       yaml: `defaults:\n  streaming: always\nmappings:\n${TRAINER_MAPPING}`,
-      want: ['pushrun.yaml:2:14 defaults.streaming must be one of auto, required, off'],
+      want: [
+        'pushrun.yaml:2:14 defaults.streaming must be one of auto, required, off',
+      ],
     },
     {
       name: 'tags not a list',
@@ -102,7 +117,9 @@ describe('config validation', () => {
     {
       name: 'duplicate names',
       yaml: `mappings:\n${TRAINER_MAPPING}${TRAINER_MAPPING}`,
-      want: ['pushrun.yaml:11:11 duplicate mapping name "trainer" (first used on line 2)'],
+      want: [
+        'pushrun.yaml:11:11 duplicate mapping name "trainer" (first used on line 2)',
+      ],
     },
     {
       name: 'unknown default region',
@@ -117,7 +134,9 @@ describe('config validation', () => {
     {
       name: 'multi-region image without region',
       yaml: `mappings:\n  - name: a\n    match: {image: us-docker.pkg.dev/p/r/i}\n${JOB}`,
-      want: ['pushrun.yaml:3:20 the image is in the multi-region "us": set region to a region inside it'],
+      want: [
+        'pushrun.yaml:3:20 the image is in the multi-region "us": set region to a region inside it',
+      ],
     },
     {
       name: 'region outside the multi-region',
@@ -174,40 +193,54 @@ describe('config validation', () => {
     },
     {
       name: 'neither job nor jobFile',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n',
       want: ['pushrun.yaml:2:5 the mapping needs a job or a jobFile'],
     },
     {
       name: 'jobFile missing',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    jobFile: jobs/missing.json\n`,
-      want: ['pushrun.yaml:4:14 cannot read jobFile jobs/missing.json: no such file'],
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    jobFile: jobs/missing.json\n',
+      want: [
+        'pushrun.yaml:4:14 cannot read jobFile jobs/missing.json: no such file',
+      ],
     },
     {
       name: 'jobFile not JSON',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    jobFile: jobs/a.json\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    jobFile: jobs/a.json\n',
       files: {'jobs/a.json': '{\n  "taskGroups": [\n}\n'},
-      want: ['jobs/a.json:3:1 Flow sequence in block collection must be sufficiently indented'],
+      want: [
+        'jobs/a.json:3:1 Flow sequence in block collection must be sufficiently indented',
+      ],
       firstOnly: true,
     },
     {
       name: 'jobFile not an object',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    jobFile: jobs/a.json\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    jobFile: jobs/a.json\n',
       files: {'jobs/a.json': '[1, 2]\n'},
       want: ['jobs/a.json:1:1 a job file holds one Batch Job object'],
     },
     {
       name: 'unknown placeholder inline',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container: {commands: [run, "\${TAG}"]}\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container: {commands: [run, "${TAG}"]}\n',
       want: [
         'pushrun.yaml:8:45 unknown placeholder ${TAG} (known: IMAGE, IMAGE_DIGEST, IMAGE_TAG, IMAGE_NAME, MAPPING; write $${TAG} for a literal)',
       ],
     },
     {
       name: 'unknown placeholder in a jobFile, located in that file',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    jobFile: jobs/a.json\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    jobFile: jobs/a.json\n',
       files: {
         'jobs/a.json': JSON.stringify(
-          {taskGroups: [{taskSpec: {runnables: [{container: {commands: ['run', '${BATCH_TASK_INDEX}']}}]}}]},
+          {
+            taskGroups: [
+              {
+                taskSpec: {
+                  runnables: [
+                    {container: {commands: ['run', '${BATCH_TASK_INDEX}']}},
+                  ],
+                },
+              },
+            ],
+          },
           null,
           2,
         ),
@@ -218,26 +251,26 @@ describe('config validation', () => {
     },
     {
       name: 'field the Job message does not have',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            max_run_duration: 60s\n            runnables:\n              - container: {commands: [run]}\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            max_run_duration: 60s\n            runnables:\n              - container: {commands: [run]}\n',
       want: [
         'pushrun.yaml:7:13 unknown field "max_run_duration" in Job.taskGroups[0].taskSpec (write "maxRunDuration")',
       ],
     },
     {
       name: 'value the Job message cannot take',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container: {commands: [run]}\n      logsPolicy: {destination: STDOUT}\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container: {commands: [run]}\n      logsPolicy: {destination: STDOUT}\n',
       want: [
         'pushrun.yaml:9:33 Job.logsPolicy.destination must be one of DESTINATION_UNSPECIFIED, CLOUD_LOGGING, PATH',
       ],
     },
     {
       name: 'job without task groups',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      logsPolicy: {destination: CLOUD_LOGGING}\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      logsPolicy: {destination: CLOUD_LOGGING}\n',
       want: ['pushrun.yaml:5:7 the job has no taskGroups'],
     },
     {
       name: 'streaming required with a field streaming does not allow',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    streaming: required\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container:\n                  commands: [run]\n                  options: --privileged\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    streaming: required\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container:\n                  commands: [run]\n                  options: --privileged\n',
       want: [
         'pushrun.yaml:11:19 container field "options" is not allowed with image streaming, and streaming is required',
       ],
@@ -258,14 +291,14 @@ describe('config validation', () => {
   const warningCases = [
     {
       name: 'a field streaming does not allow, with streaming auto',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container:\n                  commands: [run]\n                  username: bot\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container:\n                  commands: [run]\n                  username: bot\n',
       want: [
         'pushrun.yaml:10:19 container field "username" is not allowed with image streaming: this job will pull the image instead',
       ],
     },
     {
       name: 'no container runs the pushed image',
-      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container: {imageUri: busybox}\n`,
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container: {imageUri: busybox}\n',
       want: [
         'pushrun.yaml:6:9 no container runnable runs the pushed image (leave imageUri out, or write ${IMAGE})',
       ],

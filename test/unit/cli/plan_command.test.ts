@@ -1,0 +1,206 @@
+import * as assert from 'node:assert';
+import * as path from 'node:path';
+import {Command} from 'commander';
+import * as sinon from 'sinon';
+import {planCommand, type PlanReport} from '../../../shared/cli/plan_command';
+import type {CliContext} from '../../../shared/cli/main';
+import type {
+  ContentStore,
+  FetchedManifest,
+  Registry,
+} from '../../../shared/registry';
+import {writeFixtures} from '../config/fixtures';
+
+const IMAGE = 'us-central1-docker.pkg.dev/my-project/ml/trainer';
+const DIGEST = 'sha256:' + 'd'.repeat(64);
+/** The parts of a job in proto3 JSON the tests read. */
+interface JobJson {
+  taskGroups: {
+    taskSpec: {runnables: {container: unknown}[]; maxRunDuration: string};
+  }[];
+  labels: Record<string, string>;
+}
+
+const CONFIG_DIGEST = 'sha256:' + 'e'.repeat(64);
+
+const MANIFEST: FetchedManifest = {
+  digest: DIGEST,
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  size: 500,
+  json: {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: CONFIG_DIGEST,
+      size: 100,
+    },
+    layers: [
+      {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        digest: 'sha256:' + '1'.repeat(64),
+        size: 1_000_000,
+      },
+    ],
+  },
+};
+
+/** A registry that holds one image, tagged v2.0.0; records what it was asked. */
+function fakeRegistry() {
+  const manifest = sinon.fake(async (reference: string) => {
+    if (reference === 'v2.0.0' || reference === DIGEST) return MANIFEST;
+    throw Object.assign(new Error(`manifest ${reference} not found`), {
+      status: 404,
+      transient: false,
+    });
+  });
+  const blob = sinon.fake(async (digest: string) => {
+    if (digest === CONFIG_DIGEST) {
+      return Buffer.from(
+        JSON.stringify({
+          os: 'linux',
+          architecture: 'amd64',
+          rootfs: {type: 'layers', diff_ids: ['sha256:' + '2'.repeat(64)]},
+        }),
+      );
+    }
+    throw new Error(`unexpected blob ${digest}`);
+  });
+  const store = sinon.fake((): ContentStore => ({
+    manifest,
+    blob,
+  }));
+  const registry = {store, requestCount: 0} as unknown as Registry;
+  return {registry, store, manifest};
+}
+
+const CONFIG = `mappings:
+  - name: trainer
+    match: {image: ${IMAGE}, tags: ["semver:>=2"]}
+    streaming: required
+    job:
+      taskGroups:
+        - taskSpec:
+            runnables: [{container: {commands: [train, "\${IMAGE_TAG}"]}}]
+            maxRunDuration: 600s
+  - name: any
+    match: {image: "${IMAGE}"}
+    job: {taskGroups: [{taskSpec: {runnables: [{container: {}}]}}]}
+`;
+
+async function plan(
+  args: string[],
+  env: NodeJS.ProcessEnv = {GOOGLE_CLOUD_PROJECT: 'batch-project'},
+) {
+  const dir = writeFixtures({'c.yaml': CONFIG});
+  const fake = fakeRegistry();
+  let out = '';
+  let err = '';
+  let code = -1;
+  const ctx: CliContext = {
+    env,
+    out: t => (out += t),
+    err: t => (err += t),
+    setExit: c => (code = c),
+  };
+  const program = new Command('pushrun').exitOverride();
+  planCommand({registry: () => fake.registry})(program, ctx);
+  await program.parseAsync([
+    'node',
+    'pushrun',
+    'plan',
+    ...args,
+    '--config',
+    path.join(dir, 'c.yaml'),
+  ]);
+  return {code, out, err, fake};
+}
+
+describe('pushrun plan', () => {
+  afterEach(() => sinon.restore());
+
+  it('resolves a tag to its digest and prints both requests as JSON', async () => {
+    const r = await plan([`${IMAGE}:v2.0.0`, '--json']);
+    assert.strictEqual(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as PlanReport;
+    assert.strictEqual(report.digest, DIGEST);
+    assert.strictEqual(report.tag, 'v2.0.0');
+    assert.strictEqual(report.project, 'batch-project');
+    assert.deepStrictEqual(
+      report.runs.map(x => x.mapping),
+      ['trainer', 'any'],
+    );
+    const trainer = report.runs[0];
+    assert.strictEqual(trainer.verdict.streamable, true);
+    assert.strictEqual(
+      trainer.request!.parent,
+      'projects/batch-project/locations/us-central1',
+    );
+    assert.strictEqual(trainer.request!.jobId, 'trainer-dddddddddddd');
+    const job = trainer.request!.job as unknown as JobJson;
+    const container = job.taskGroups[0].taskSpec.runnables[0].container;
+    assert.deepStrictEqual(container, {
+      imageUri: `${IMAGE}@${DIGEST}`,
+      commands: ['train', 'v2.0.0'],
+      enableImageStreaming: true,
+    });
+    assert.strictEqual(job.taskGroups[0].taskSpec.maxRunDuration, '600s');
+    assert.strictEqual(job.labels['pushrun-mapping'], 'trainer');
+    assert.deepStrictEqual(r.fake.manifest.firstCall.args, ['v2.0.0']);
+  });
+
+  it('plans an untagged push by digest: tag filters do not match', async () => {
+    const r = await plan([`${IMAGE}@${DIGEST}`, '--json'], {});
+    assert.strictEqual(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as PlanReport;
+    assert.strictEqual(report.tag, null);
+    assert.strictEqual(
+      report.project,
+      'my-project',
+      'the project of the Artifact Registry image',
+    );
+    assert.deepStrictEqual(
+      report.runs.map(x => x.mapping),
+      ['any'],
+    );
+  });
+
+  it('--tag sets the tag of a push by digest', async () => {
+    const r = await plan([`${IMAGE}@${DIGEST}`, '--tag', '2.1', '--json']);
+    const report = JSON.parse(r.out) as PlanReport;
+    assert.deepStrictEqual(
+      report.runs.map(x => x.mapping),
+      ['trainer', 'any'],
+    );
+  });
+
+  it('prints a readable plan', async () => {
+    const r = await plan([`${IMAGE}:v2.0.0`]);
+    assert.strictEqual(r.code, 0);
+    assert.match(
+      r.out,
+      /mapping trainer \(streaming: required, region: us-central1\)\n {2}verdict: streamable\n {2}createJob: projects\/batch-project\/locations\/us-central1\/jobs\/trainer-dddddddddddd\n/,
+    );
+  });
+
+  const failures = [
+    {
+      name: 'a bad reference',
+      args: ['Not/A Ref'],
+      err: /pushrun plan: invalid image reference/,
+    },
+    {
+      name: 'an image the registry lacks',
+      args: [`${IMAGE}:missing`],
+      err: /could not read .*:missing from the registry: manifest missing not found/,
+    },
+  ];
+  for (const c of failures) {
+    it(`exits 2 on ${c.name}`, async () => {
+      const r = await plan(c.args);
+      assert.strictEqual(r.code, 2);
+      assert.match(r.err, c.err);
+      assert.strictEqual(r.out, '');
+    });
+  }
+});
