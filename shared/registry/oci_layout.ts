@@ -136,7 +136,7 @@ export async function openOciLayout(dir: string): Promise<OciLayout> {
     tags,
     manifest,
     blob,
-    resolveImage: (tag, opts = {}) =>
+    resolveImage: async (tag, opts = {}) =>
       resolveImage({manifest, blob}, pick(tag), opts.platform, opts),
   };
 }
