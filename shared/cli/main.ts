@@ -3,6 +3,7 @@ import {Command, CommanderError} from 'commander';
 import {registerCheckCommand} from './check_command';
 import {registerConfigCommand} from './config_command';
 import {registerPlanCommand} from './plan_command';
+import {registerReplayCommand} from './replay_command';
 
 /** A command module adds its subcommand and sets `exitCode` through `setExit`. */
 export interface CliContext {
@@ -19,6 +20,7 @@ const COMMAND_MODULES: CommandModule[] = [
   registerCheckCommand,
   registerConfigCommand,
   registerPlanCommand,
+  registerReplayCommand,
 ];
 
 /** Runs the CLI and resolves to the process exit code. */

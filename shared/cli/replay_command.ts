@@ -1,0 +1,127 @@
+/**
+ * `pushrun replay IMAGE@DIGEST [--mapping M] [--config F]`: the launch path for an image, as if
+ * it had just been pushed: same matching, verdict, job and record as `onImagePush`, and the
+ * same job id, so replaying a push that already ran starts nothing new. Exit 0 handled,
+ * 1 a run failed or the config is invalid, 2 could not tell (bad reference, a fault to retry).
+ */
+import type {Command} from 'commander';
+import {ConfigError, TransientError, errorMessage} from '../errors';
+import type {ImagePush} from '../events';
+import {parseImageRef, type ImageRef} from '../image_ref';
+import {launchRuns, type LaunchOutcome} from '../launch';
+import {makeDeps, type Deps, type DepsOverrides} from '../deps';
+import type {CliContext, CommandModule} from './main';
+
+/** How replay builds its dependencies; tests pass in-memory stores and fakes. */
+export type ReplayDepsFactory = (env: NodeJS.ProcessEnv) => Deps;
+
+/** One line per mapping's outcome. */
+export function formatOutcome(o: LaunchOutcome): string {
+  switch (o.kind) {
+    case 'launched':
+      return `✔ ${o.mapping}: job ${o.jobId} created (${o.streaming ? 'streaming' : 'no streaming'})`;
+    case 'exists':
+      return `✔ ${o.mapping}: job ${o.jobId} exists already: nothing new started`;
+    case 'skipped':
+      return `– ${o.mapping}: skipped: ${o.reason}`;
+    case 'failed':
+      return `✘ ${o.mapping}: failed: ${o.error}`;
+  }
+}
+
+async function runReplay(
+  image: string,
+  opts: {mapping?: string; config?: string},
+  ctx: CliContext,
+  factory: ReplayDepsFactory,
+): Promise<void> {
+  const fail = (code: number, message: string) => {
+    ctx.err(`pushrun replay: ${message}\n`);
+    ctx.setExit(code);
+  };
+  let ref: ImageRef;
+  try {
+    ref = parseImageRef(image);
+  } catch (e) {
+    return fail(2, errorMessage(e));
+  }
+  if (!ref.digest)
+    return fail(2, `${image} names no digest: replay takes IMAGE@sha256:…`);
+  const env = opts.config ? {...ctx.env, PUSHRUN_CONFIG: opts.config} : ctx.env;
+  let deps: Deps;
+  try {
+    deps = factory(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      e.problems.forEach(p => ctx.err(p + '\n'));
+      return fail(1, e.message);
+    }
+    throw e;
+  }
+  if (
+    opts.mapping &&
+    !deps.config.mappings.some(m => m.name === opts.mapping)
+  ) {
+    return fail(2, `no mapping named "${opts.mapping}" in ${deps.config.file}`);
+  }
+  const mappings = deps.config.mappings.filter(
+    m => !opts.mapping || m.name === opts.mapping,
+  );
+  const {tag, ...pinned} = ref;
+  const push: ImagePush = {
+    eventId: `replay-${Date.now()}`,
+    digestRef: pinned,
+    ...(tag !== undefined && {tag}),
+    publishedAt: deps.now(),
+  };
+  let outcomes: LaunchOutcome[];
+  try {
+    outcomes = await launchRuns(
+      push,
+      Object.create(deps, {
+        config: {value: {...deps.config, mappings}},
+      }),
+    );
+  } catch (e) {
+    return fail(e instanceof TransientError ? 2 : 1, errorMessage(e));
+  }
+  if (outcomes.length === 0) ctx.out('no mapping matches: nothing to start\n');
+  outcomes.forEach(o => ctx.out(formatOutcome(o) + '\n'));
+  ctx.setExit(outcomes.some(o => o.kind === 'failed') ? 1 : 0);
+}
+
+/** Builds the `replay` command module; `overrides` replace adapters in tests. */
+export function replayCommand(overrides: DepsOverrides = {}): CommandModule {
+  const factory: ReplayDepsFactory = env =>
+    makeDeps(env, {
+      log: {
+        log: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: () => undefined,
+      },
+      ...overrides,
+    });
+  return (program: Command, ctx: CliContext) => {
+    program
+      .command('replay')
+      .description(
+        'Run the launch path for IMAGE@DIGEST as if it had just been pushed.',
+      )
+      .argument(
+        '<image>',
+        'image reference pinned by digest, optionally with its tag',
+      )
+      .option('--mapping <name>', 'only this mapping')
+      .option(
+        '--config <file>',
+        'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)',
+      )
+      .action((image: string, opts: {mapping?: string; config?: string}) =>
+        runReplay(image, opts, ctx, factory),
+      );
+  };
+}
+
+/** Registers `replay` with the real adapters. */
+export const registerReplayCommand: CommandModule = replayCommand();
