@@ -109,9 +109,9 @@ async function plan(
     'node',
     'pushrun',
     'plan',
-    ...args,
     '--config',
     path.join(dir, 'c.yaml'),
+    ...args,
   ]);
   return {code, out, err, fake};
 }
@@ -181,6 +181,18 @@ describe('pushrun plan', () => {
       r.out,
       /mapping trainer \(streaming: required, region: us-central1\)\n {2}verdict: streamable\n {2}createJob: projects\/batch-project\/locations\/us-central1\/jobs\/trainer-dddddddddddd\n/,
     );
+  });
+
+  it('exits 1 with the config problems when the config is invalid', async () => {
+    const dir = writeFixtures({'bad.yaml': 'mappings:\n  - name: Bad\n'});
+    const r = await plan([
+      `${IMAGE}:v2.0.0`,
+      '--config',
+      path.join(dir, 'bad.yaml'),
+    ]);
+    assert.strictEqual(r.code, 1);
+    assert.match(r.err, /bad\.yaml:2:5 mappings\.0 is missing "match"/);
+    assert.strictEqual(r.fake.store.callCount, 0, 'the registry is not asked');
   });
 
   const failures = [
