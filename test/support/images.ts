@@ -184,6 +184,25 @@ function indexOf(
   );
 }
 
+/**
+ * Builds an image from one `{path: content}` map per layer (gzipped, deterministic), for shapes
+ * the named specs do not cover, such as layers too big to open.
+ */
+export async function buildLayeredImage(
+  layers: readonly Record<string, string>[],
+  opts: {oci?: boolean; architecture?: string} = {},
+): Promise<BuiltImage> {
+  return imageOf(await Promise.all(layers.map(files => gzLayer(files))), opts);
+}
+
+/** A manifest list (or OCI index with `oci`) over built images, one per platform. */
+export function buildIndexImage(
+  children: {image: BuiltImage; architecture: string; variant?: string}[],
+  opts: {oci?: boolean} = {},
+): BuiltImage {
+  return indexOf(opts.oci ? OCI_INDEX : DOCKER_LIST, children);
+}
+
 /** Builds the demo image `spec` (deterministic: the same spec gives the same digest). */
 export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
   const base = await gzLayer({'etc/demo-release': 'pushrun demo 1\n'});
