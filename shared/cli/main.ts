@@ -4,6 +4,7 @@ import {registerCheckCommand} from './check_command';
 import {registerConfigCommand} from './config_command';
 import {registerPlanCommand} from './plan_command';
 import {registerReplayCommand} from './replay_command';
+import {registerRunsCommand} from './runs_command';
 
 /** A command module adds its subcommand and sets `exitCode` through `setExit`. */
 export interface CliContext {
@@ -21,6 +22,7 @@ const COMMAND_MODULES: CommandModule[] = [
   registerConfigCommand,
   registerPlanCommand,
   registerReplayCommand,
+  registerRunsCommand,
 ];
 
 /** Runs the CLI and resolves to the process exit code. */
