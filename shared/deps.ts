@@ -16,6 +16,7 @@ import {Logger, makeLogger} from './log';
 export interface Deps {
   readonly config: PushrunConfig;
   readonly project: string;
+  readonly jobServiceAccount?: string;
   readonly log: Logger;
   readonly maxEventAgeMs: number;
   readonly reconcileAfterMs: number;
@@ -52,6 +53,9 @@ export function makeDeps(
   return {
     config,
     project,
+    ...(env.PUSHRUN_JOB_SERVICE_ACCOUNT && {
+      jobServiceAccount: env.PUSHRUN_JOB_SERVICE_ACCOUNT,
+    }),
     log: overrides.log ?? makeLogger(),
     maxEventAgeMs,
     reconcileAfterMs,

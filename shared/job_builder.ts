@@ -232,6 +232,8 @@ export interface BuildJobInput {
   readonly verdict: Verdict;
   readonly project: string;
   readonly region: string;
+  /** The identity jobs run as when the template names none (`PUSHRUN_JOB_SERVICE_ACCOUNT`). */
+  readonly serviceAccount?: string;
 }
 
 /** `<mapping>-<first 12 hex digits of the digest>`: one job per mapping and image, ever. */
@@ -299,6 +301,15 @@ export function buildCreateJobRequest(input: BuildJobInput): CreateJobRequest {
     n => !sameNotification(n, ours),
   );
   job.notifications = [...theirs, ours];
+  if (input.serviceAccount) {
+    const policy = asObject(job.allocationPolicy) ?? {};
+    if (!asObject(policy.serviceAccount)?.email) {
+      job.allocationPolicy = {
+        ...policy,
+        serviceAccount: {email: input.serviceAccount},
+      };
+    }
+  }
 
   return {
     parent,

@@ -21,6 +21,8 @@ import type {RunMutation, RunStore} from './runs/store';
 export interface LaunchDeps {
   readonly config: PushrunConfig;
   readonly project: string;
+  /** The identity jobs run as when their template names none. */
+  readonly jobServiceAccount?: string;
   readonly log: Logger;
   readonly maxEventAgeMs: number;
   readonly registry: Registry;
@@ -77,7 +79,13 @@ export async function launchRuns(
       {platform: deps.config.defaults.platform},
       deps,
     );
-    plans = planPush(push, deps.config, facts, deps.project);
+    plans = planPush(
+      push,
+      deps.config,
+      facts,
+      deps.project,
+      deps.jobServiceAccount,
+    );
   } catch (err) {
     throw classifyRegistryError(err);
   }

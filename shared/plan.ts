@@ -73,6 +73,7 @@ export function planPush(
   config: PushrunConfig,
   facts: ImageFacts,
   project: string,
+  serviceAccount?: string,
 ): PlannedRun[] {
   const ref = push.digestRef;
   return matchMappings(config, {
@@ -117,6 +118,7 @@ export function planPush(
       verdict,
       project,
       region,
+      ...(serviceAccount && {serviceAccount}),
     });
     return {mapping, region, verdict, request};
   });

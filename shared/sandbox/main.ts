@@ -20,7 +20,7 @@ import {
 import {repoRoot, serveFunction} from '../../test/support/functions';
 import {pushImage, type ImageSpec} from '../../test/support/images';
 import {startRegistry} from '../../test/support/registry';
-import {formatRunsTable} from '../cli/runs_command';
+import {formatRunTable} from '../cli/runs_command';
 import type {RunRecord} from '../runs/record';
 import type {RunStore} from '../runs/store';
 import {startBridge} from './bridge';
@@ -313,7 +313,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
     const store: RunStore = makeRunStore(process.env);
     const ok = await waitForDemoRuns(store, pushed, opts.timeoutMs);
     const runs = await store.list({limit: 20});
-    say('\nruns:\n' + formatRunsTable(runs));
+    say('\nruns:\n' + formatRunTable(runs));
     for (const {demo, digest} of pushed) {
       const run = runs.find(r => r.digest === digest);
       const good = run !== undefined && endedAsExpected(run, demo);
