@@ -211,6 +211,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
     process.env.PUBSUB_EMULATOR_HOST = pubsubEmu.host;
     process.env.FIRESTORE_EMULATOR_HOST = firestoreEmu.host;
     process.env.GOOGLE_CLOUD_PROJECT = PROJECT;
+    // No metadata server on a workstation: do not let the client libraries go looking for one.
+    process.env.METADATA_SERVER_DETECTION = 'none';
     const pubsub = new PubSub({projectId: PROJECT});
     const [gcr, events, notifications] = await Promise.all(
       [GCR_TOPIC, EVENTS_TOPIC, NOTIFY_TOPIC].map(t => ensureTopic(pubsub, t)),
@@ -257,6 +259,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
       PUBSUB_EMULATOR_HOST: pubsubEmu.host,
       FIRESTORE_EMULATOR_HOST: firestoreEmu.host,
       PUSHRUN_RECONCILE_AFTER: '30s',
+      METADATA_SERVER_DETECTION: 'none',
     };
     const show = (source: string) => (line: Record<string, unknown>) => {
       const text = describeLog(source, line);

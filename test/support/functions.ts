@@ -78,11 +78,12 @@ export async function serveFunction(
   if (!fs.existsSync(main))
     throw new Error(`${main} is missing: run npm run build first`);
   const port = await freePort();
-  const bin = require.resolve(
-    '@google-cloud/functions-framework/build/src/main.js',
-    {
-      paths: [root],
-    },
+  // The package exports only its index; main.js sits beside it.
+  const bin = path.join(
+    path.dirname(
+      require.resolve('@google-cloud/functions-framework', {paths: [root]}),
+    ),
+    'main.js',
   );
   const child = spawn(
     process.execPath,

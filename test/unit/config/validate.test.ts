@@ -1,4 +1,5 @@
 import * as assert from 'node:assert';
+import {repoRoot} from '../../support/functions';
 import * as path from 'node:path';
 import {readConfig} from '../../../shared/config';
 import {writeFixtures, TRAINER_MAPPING} from './fixtures';
@@ -46,7 +47,7 @@ describe('config validation', () => {
   });
 
   it('accepts the example config in the repository', () => {
-    const r = readConfig(path.join(__dirname, '../../../config/pushrun.yaml'));
+    const r = readConfig(path.join(repoRoot(), 'config/pushrun.yaml'));
     assert.deepStrictEqual(r.errors, []);
     assert.deepStrictEqual(
       r.config!.mappings.map(m => m.name),
