@@ -26,5 +26,5 @@ main().then(
   err => {
     console.error(err);
     process.exit(1);
-  }
+  },
 );

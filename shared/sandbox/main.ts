@@ -307,7 +307,12 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
     say('\npushing the demo images:');
     const pushed: {demo: Demo; digest: string}[] = [];
     for (const demo of DEMOS) {
-      const digest = await pushImage(registry.baseUrl, demo.repo, 'v1', demo.spec);
+      const digest = await pushImage(
+        registry.baseUrl,
+        demo.repo,
+        'v1',
+        demo.spec,
+      );
       pushed.push({demo, digest});
       say(`  ${opts.location}-docker.pkg.dev/${demo.repo}:v1 (${demo.what})`);
     }
