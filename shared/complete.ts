@@ -389,6 +389,25 @@ async function syncJob(
   const jobId = jobIdOf(job);
   const observed = observationOf(job, now);
   const token = randomUUID();
+  // Most deliveries are duplicates or late: a plain read settles them without a transaction
+  // (and without contending with the delivery that does write). A stale snapshot is safe here:
+  // records only move forward, so "nothing to do" on an old copy holds for the current one.
+  const snapshot = await deps.store.get(jobId);
+  if (snapshot) {
+    const applied = applyJobState(snapshot, observed);
+    const c = claimNotification(snapshot, now, token, leaseOf(deps));
+    if (!applied.changed && c.kind !== 'claimed') {
+      return {
+        jobId,
+        state: snapshot.state,
+        previousState: snapshot.state,
+        changed: false,
+        created: false,
+        notified: false,
+        claim: c.kind,
+      };
+    }
+  }
   const result = await deps.store.update<{
     created: boolean;
     claim: ClaimKind;

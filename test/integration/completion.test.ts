@@ -1,0 +1,446 @@
+/**
+ * The completion path against the real Firestore and Pub/Sub emulators: the Firestore store's
+ * transactions, state messages out of order and duplicated, exactly one notification per
+ * finished run on a real subscription and on a loopback webhook, and reconcile.
+ * Batch is a recorded fake whose getJob answers the job's state at the time of the call.
+ */
+import * as assert from 'node:assert';
+import * as http from 'node:http';
+import {AddressInfo} from 'node:net';
+import {Message, PubSub, Subscription} from '@google-cloud/pubsub';
+import {BatchJob, BatchJobs, JobState} from '../../shared/batch';
+import {
+  CompletionDeps,
+  JobStateHint,
+  finishAndNotify,
+  reconcileRuns,
+  recordJobState,
+} from '../../shared/complete';
+import {TransientError} from '../../shared/errors';
+import {makeRecordingLogger} from '../../shared/log';
+import {formatRunMessage, makeNotifier} from '../../shared/notify';
+import {makeRunStore} from '../../shared/runs/firestore_store';
+import {RunRecord} from '../../shared/runs/record';
+import {RunStore} from '../../shared/runs/store';
+import {
+  EMULATOR_PROJECT,
+  Emulator,
+  resetFirestore,
+  startFirestoreEmulator,
+  startPubsubEmulator,
+} from '../support/emulators';
+
+const PROJECT = EMULATOR_PROJECT;
+const TOPIC = 'pushrun-notifications';
+const NAME = (id: string) =>
+  `projects/${PROJECT}/locations/us-central1/jobs/${id}`;
+const LABELS = {
+  'pushrun-mapping': 'trainer',
+  'pushrun-digest': 'ab'.repeat(16),
+  'pushrun-streaming': 'true',
+};
+
+/** Batch as a map of jobs; getJob answers whatever state the job is in when asked. */
+class FakeBatchJobs implements BatchJobs {
+  readonly jobs = new Map<string, BatchJob>();
+  calls = 0;
+  async createJob(): Promise<never> {
+    throw new Error('not used');
+  }
+  async getJob(name: string) {
+    this.calls++;
+    const j = this.jobs.get(name);
+    return j && structuredClone(j);
+  }
+  put(id: string, state: JobState, labels: Record<string, string> = LABELS) {
+    const prev = this.jobs.get(NAME(id));
+    const events = [...(prev?.statusEvents ?? [])];
+    if (prev?.state !== state)
+      events.push({newState: state, eventTime: new Date()});
+    this.jobs.set(NAME(id), {
+      name: NAME(id),
+      uid: `${id}-uid`,
+      state,
+      labels,
+      createTime: prev?.createTime ?? new Date(),
+      statusEvents: events,
+      taskCounts:
+        state === 'SUCCEEDED'
+          ? {SUCCEEDED: 1}
+          : state === 'RUNNING'
+            ? {RUNNING: 1}
+            : {PENDING: 1},
+    });
+  }
+}
+
+function runRecord(id: string, extra: Partial<RunRecord> = {}): RunRecord {
+  return {
+    id,
+    mapping: 'trainer',
+    image: 'us-central1-docker.pkg.dev/p/ml/trainer',
+    digest: `sha256:${'ab'.repeat(32)}`,
+    tags: ['v1'],
+    region: 'us-central1',
+    jobName: NAME(id),
+    streaming: {requested: 'auto', enabled: true, reasons: []},
+    state: 'QUEUED',
+    createdAt: new Date(Date.now() - 60_000),
+    pushedAt: new Date(Date.now() - 61_000),
+    launchedAt: new Date(Date.now() - 60_000),
+    history: [{state: 'QUEUED', at: new Date(Date.now() - 60_000)}],
+    ...extra,
+  };
+}
+
+/** Delivers like Pub/Sub: a thrown error means "again", after a short pause. */
+async function deliver(
+  hint: JobStateHint,
+  deps: CompletionDeps,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await recordJobState(hint, deps);
+      return attempt;
+    } catch (e) {
+      if (!(e instanceof TransientError) || attempt >= 50) throw e;
+      await new Promise(r => setTimeout(r, 20 + Math.random() * 40));
+    }
+  }
+}
+
+function shuffle<T>(xs: T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+async function waitFor(cond: () => boolean, ms: number, what: string) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise(r => setTimeout(r, 50));
+  }
+}
+
+describe('completion path (Firestore and Pub/Sub emulators)', function () {
+  this.timeout(60_000);
+  let firestore: Emulator | undefined;
+  let pubsubEmu: Emulator | undefined;
+  let env: NodeJS.ProcessEnv;
+  let store: RunStore;
+  let pubsub: PubSub;
+  let subscription: Subscription;
+  let messages: Message[] = [];
+  let webhook: http.Server;
+  let posts: {text: string}[] = [];
+
+  before(async function () {
+    this.timeout(120_000);
+    // Nothing here runs on Google Cloud: keep the auth library from probing for a metadata server.
+    process.env.METADATA_SERVER_DETECTION ??= 'none';
+    [firestore, pubsubEmu] = await Promise.all([
+      startFirestoreEmulator(),
+      startPubsubEmulator(),
+    ]);
+    if (!firestore || !pubsubEmu) return this.skip();
+    webhook = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', c => (body += c));
+      req.on('end', () => {
+        posts.push(JSON.parse(body));
+        res.end();
+      });
+    });
+    await new Promise<void>(r => webhook.listen(0, '127.0.0.1', r));
+    env = {
+      GOOGLE_CLOUD_PROJECT: PROJECT,
+      FIRESTORE_EMULATOR_HOST: firestore.host,
+      PUBSUB_EMULATOR_HOST: pubsubEmu.host,
+      PUSHRUN_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook?token=secret`,
+    };
+    store = makeRunStore(env);
+    pubsub = new PubSub({projectId: PROJECT, apiEndpoint: pubsubEmu.host});
+    const [topic] = await pubsub.createTopic(TOPIC);
+    [subscription] = await topic.createSubscription(
+      'pushrun-notifications-test',
+    );
+    subscription.on('message', (m: Message) => {
+      messages.push(m);
+      m.ack();
+    });
+  });
+
+  after(async () => {
+    await subscription?.close();
+    await pubsub?.close();
+    webhook?.close();
+    await Promise.all([firestore?.stop(), pubsubEmu?.stop()]);
+  });
+
+  beforeEach(async () => {
+    await resetFirestore(firestore!.host, PROJECT);
+    messages = [];
+    posts = [];
+  });
+
+  function deps(
+    batch: BatchJobs,
+  ): CompletionDeps & {log: ReturnType<typeof makeRecordingLogger>} {
+    const log = makeRecordingLogger();
+    return {
+      batch,
+      store,
+      notifier: makeNotifier(TOPIC, PROJECT, env, {log}),
+      log,
+    };
+  }
+
+  describe('Firestore run store', () => {
+    it('creates once, reads Dates back as Dates, drops undefined fields', async () => {
+      const r = runRecord('a', {startedAt: undefined});
+      assert.strictEqual(await store.create(r), true);
+      assert.strictEqual(await store.create({...r, state: 'FAILED'}), false);
+      const got = (await store.get('a'))!;
+      assert.strictEqual(got.state, 'QUEUED');
+      assert.ok(
+        got.createdAt instanceof Date && got.history[0].at instanceof Date,
+      );
+      assert.strictEqual(got.createdAt.getTime(), r.createdAt.getTime());
+      assert.ok(!('startedAt' in got) && !('open' in got));
+      assert.strictEqual(await store.get('nope'), undefined);
+    });
+
+    it('serialises concurrent updates of one document', async () => {
+      await store.create(runRecord('c', {tags: []}));
+      await Promise.all(
+        Array.from({length: 6}, (_, i) =>
+          store.update('c', cur => ({
+            record: {...cur!, tags: [...cur!.tags, `t${i}`]},
+            changed: true,
+          })),
+        ),
+      );
+      assert.strictEqual((await store.get('c'))!.tags.length, 6);
+    });
+
+    it('lists with filters newest first, and pages open runs', async () => {
+      const base = Date.now() - 600_000;
+      for (let i = 0; i < 5; i++) {
+        await store.create(
+          runRecord(`r${i}`, {
+            createdAt: new Date(base + i * 1000),
+            state: i === 4 ? 'SUCCEEDED' : 'RUNNING',
+            notifiedAt: i === 4 ? new Date() : undefined,
+            mapping: i % 2 ? 'odd' : 'even',
+          }),
+        );
+      }
+      assert.deepStrictEqual(
+        (await store.list({mapping: 'even'})).map(r => r.id),
+        ['r4', 'r2', 'r0'],
+      );
+      assert.deepStrictEqual(
+        (await store.list({state: 'SUCCEEDED'})).map(r => r.id),
+        ['r4'],
+      );
+      assert.deepStrictEqual(
+        (await store.list({limit: 2})).map(r => r.id),
+        ['r4', 'r3'],
+      );
+      const page1 = await store.listOpen({olderThan: new Date(), limit: 3});
+      const page2 = await store.listOpen({
+        olderThan: new Date(),
+        limit: 3,
+        after: page1[2],
+      });
+      assert.deepStrictEqual(
+        [...page1, ...page2].map(r => r.id),
+        ['r0', 'r1', 'r2', 'r3'],
+      );
+    });
+  });
+
+  it('out-of-order, duplicated, concurrent state messages: Batch final state, one notification each', async () => {
+    const batch = new FakeBatchJobs();
+    const d = deps(batch);
+    const ladder: JobState[] = ['QUEUED', 'SCHEDULED', 'RUNNING'];
+    const jobs = Array.from({length: 30}, (_, i) => ({
+      id: `trainer-perm${String(i).padStart(2, '0')}`,
+      final: (i % 5 === 0 ? 'FAILED' : 'SUCCEEDED') as JobState,
+    }));
+    const deliveries: {id: string; step: number; state: JobState}[] = [];
+    for (const job of jobs) {
+      // Some records exist already (written at launch), some are created from the job's labels.
+      if (Math.random() < 0.7) await store.create(runRecord(job.id));
+      batch.put(job.id, 'QUEUED');
+      const states = [...ladder, job.final];
+      // Every state at least once, some twice: a random permutation with duplicates.
+      const hints = states.flatMap((s, step) =>
+        Math.random() < 0.5
+          ? [
+              {step, s},
+              {step, s},
+            ]
+          : [{step, s}],
+      );
+      deliveries.push(
+        ...shuffle(hints).map(h => ({id: job.id, step: h.step, state: h.s})),
+      );
+    }
+    const order = shuffle(deliveries);
+    let eventNo = 0;
+    for (let i = 0; i < order.length; i += 45) {
+      await Promise.all(
+        order.slice(i, i + 45).map(async h => {
+          // A message about state X is sent once the job reached X; Batch may be further on.
+          const job = batch.jobs.get(NAME(h.id))!;
+          const now = [...ladder, jobs.find(j => j.id === h.id)!.final];
+          const reached = Math.max(now.indexOf(job.state), h.step);
+          batch.put(h.id, now[reached]);
+          await deliver(
+            {
+              jobName: NAME(h.id),
+              jobId: h.id,
+              newState: h.state,
+              eventId: `e${eventNo++}`,
+            },
+            d,
+          );
+        }),
+      );
+    }
+    // Each job's last hint may not have been its terminal one: finish them all as Batch would.
+    for (const job of jobs) batch.put(job.id, job.final);
+    await Promise.all(
+      jobs.map(j =>
+        deliver({jobName: NAME(j.id), jobId: j.id, eventId: `last-${j.id}`}, d),
+      ),
+    );
+
+    for (const job of jobs) {
+      const r = (await store.get(job.id))!;
+      assert.strictEqual(r.state, job.final, job.id);
+      assert.ok(r.notifiedAt, `${job.id} notified`);
+      assert.strictEqual(r.notifyClaim, undefined);
+      const ranks = r.history.map(h =>
+        [...ladder, job.final].indexOf(h.state as JobState),
+      );
+      assert.deepStrictEqual(
+        ranks,
+        [...ranks].sort(),
+        `${job.id} history moves forward`,
+      );
+    }
+    await waitFor(
+      () => messages.length >= jobs.length,
+      20_000,
+      'notifications',
+    );
+    await new Promise(r => setTimeout(r, 1000)); // time for any duplicate to show up
+    const byRun = new Map<string, number>();
+    for (const m of messages)
+      byRun.set(m.attributes.runId, (byRun.get(m.attributes.runId) ?? 0) + 1);
+    assert.deepStrictEqual(
+      [...byRun.keys()].sort(),
+      jobs.map(j => j.id).sort(),
+    );
+    assert.ok(
+      [...byRun.values()].every(n => n === 1),
+      JSON.stringify([...byRun]),
+    );
+    const failed = messages.find(m => m.attributes.runId === jobs[0].id)!;
+    assert.deepStrictEqual(failed.attributes, {
+      type: 'run.failed',
+      mapping: 'trainer',
+      state: 'FAILED',
+      runId: jobs[0].id,
+    });
+    const body = JSON.parse(failed.data.toString());
+    assert.strictEqual(body.id, jobs[0].id);
+    assert.match(
+      body.consoleUrl,
+      /batch\/jobsDetail\/regions\/us-central1\/jobs\/trainer-perm00\/details\?project=/,
+    );
+    // The webhook heard about each run once, in the words a person reads.
+    assert.strictEqual(posts.length, jobs.length);
+    const final0 = (await store.get(jobs[0].id))!;
+    assert.strictEqual(
+      posts.filter(p => p.text === formatRunMessage(final0)).length,
+      1,
+    );
+    assert.ok(!JSON.stringify(d.log.lines).includes('token=secret'));
+  });
+
+  it('reconcile closes runs whose state messages were all dropped', async () => {
+    const batch = new FakeBatchJobs();
+    const d = deps(batch);
+    const ids = Array.from({length: 7}, (_, i) => `trainer-lost${i}`);
+    for (const id of ids) {
+      await store.create(runRecord(id));
+      batch.put(id, id.endsWith('6') ? 'RUNNING' : 'SUCCEEDED');
+    }
+    const counts = await reconcileRuns({
+      ...d,
+      olderThanMs: 0,
+      batchSize: 3,
+      concurrency: 3,
+    });
+    assert.deepStrictEqual(counts, {
+      examined: 7,
+      changed: 7,
+      notified: 6,
+      busy: 0,
+      missing: 0,
+      failed: 0,
+    });
+    await waitFor(() => messages.length >= 6, 10_000, 'notifications');
+    await new Promise(r => setTimeout(r, 500));
+    assert.strictEqual(messages.length, 6);
+    assert.strictEqual((await store.get('trainer-lost6'))!.state, 'RUNNING');
+    // A second pass finds only the still-running run and announces nothing again.
+    const again = await reconcileRuns({...d, olderThanMs: 0});
+    assert.strictEqual(again.examined, 1);
+    assert.strictEqual(again.notified, 0);
+  });
+
+  it('announces a skipped push once', async () => {
+    const d = deps(new FakeBatchJobs());
+    const skip = runRecord('skip-trainer-abababababab', {
+      state: 'SKIPPED',
+      jobName: undefined,
+      history: [],
+    });
+    await store.create(skip);
+    const outcomes = await Promise.all([
+      finishAndNotify(skip.id, d),
+      finishAndNotify(skip.id, d),
+    ]);
+    assert.ok(outcomes.includes('notified'));
+    await waitFor(() => messages.length >= 1, 10_000, 'notification');
+    await new Promise(r => setTimeout(r, 500));
+    assert.strictEqual(messages.length, 1);
+    assert.strictEqual(messages[0].attributes.type, 'run.skipped');
+  });
+
+  it('ignores jobs pushrun did not launch', async () => {
+    const batch = new FakeBatchJobs();
+    const d = deps(batch);
+    batch.put('someone-elses-job', 'SUCCEEDED', {team: 'ml'});
+    const out = await recordJobState(
+      {
+        jobName: NAME('someone-elses-job'),
+        jobId: 'someone-elses-job',
+        eventId: 'x',
+      },
+      d,
+    );
+    assert.strictEqual(out.kind, 'ignored');
+    assert.strictEqual(await store.get('someone-elses-job'), undefined);
+    await new Promise(r => setTimeout(r, 500));
+    assert.strictEqual(messages.length, 0);
+  });
+});
