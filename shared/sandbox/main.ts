@@ -3,7 +3,6 @@
  * Firestore emulators, the real functions served by functions-framework, and the Batch
  * stand-in (the only fake: Google Batch has no emulator). Every part is a child it owns.
  */
-import {spawnSync} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {PubSub, Topic} from '@google-cloud/pubsub';
@@ -19,7 +18,7 @@ import {
 } from '../../test/support/emulators';
 import {repoRoot, serveFunction} from '../../test/support/functions';
 import {pushImage, type ImageSpec} from '../../test/support/images';
-import {startRegistry} from '../../test/support/registry';
+import {registryInstalled, startRegistry} from '../../test/support/registry';
 import {formatRunTable} from '../cli/runs_command';
 import type {RunRecord} from '../runs/record';
 import type {RunStore} from '../runs/store';
@@ -135,20 +134,12 @@ function say(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-/** Installs docker-registry with apt-get when running as root; else says the command. */
-function ensureDockerRegistry(): boolean {
-  if (spawnSync('sh', ['-c', 'command -v docker-registry']).status === 0)
-    return true;
-  const cmd = 'apt-get update && apt-get install -y docker-registry';
-  if (
-    process.getuid?.() === 0 &&
-    spawnSync('sh', ['-c', 'command -v apt-get']).status === 0
-  ) {
-    say(`docker-registry is missing: installing it now (${cmd})`);
-    if (spawnSync('sh', ['-c', cmd], {stdio: 'inherit'}).status === 0)
-      return true;
-  }
-  say(`docker-registry is missing. Install it with: sudo ${cmd}`);
+/** `npm run sandbox` installs docker-registry first when it can; else this says how. */
+function haveDockerRegistry(): boolean {
+  if (registryInstalled()) return true;
+  say(
+    'docker-registry is missing. Install it with: sudo apt-get update && sudo apt-get install -y docker-registry',
+  );
   return false;
 }
 
@@ -189,7 +180,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   try {
-    if (!ensureDockerRegistry()) return 2;
+    if (!haveDockerRegistry()) return 2;
     say('starting the Pub/Sub and Firestore emulators...');
     const [pubsubEmu, firestoreEmu] = await Promise.all([
       startPubsubEmulator(),
