@@ -96,6 +96,7 @@ export function formatRunMessage(record: RunRecord): string {
     `*${record.mapping}* ${OUTCOME[record.state] ?? record.state.toLowerCase()}: ` +
       `${record.image}${tag ? ':' + tag : ''} (${shortDigest(record.digest)})`,
     `Streaming: ${streamingText(record)}`,
+    ...(record.skipReason ? [`Why skipped: ${record.skipReason}`] : []),
   ];
   const timings = [
     ['push to launch', record.pushedAt, record.launchedAt],

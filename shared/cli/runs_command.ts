@@ -186,6 +186,7 @@ export function formatRunDetail(r: RunRecord): string {
     ['tags', r.tags.length ? r.tags.join(', ') : undefined],
     ['digest', r.digest],
     ['state', r.state],
+    ['skipped', r.skipReason],
     ['streaming', `${streamingText(r)} (requested: ${r.streaming.requested})`],
     ...r.streaming.reasons.map((x): [string, string] => [
       '',

@@ -65,6 +65,8 @@ export interface RunRecord {
   readonly jobUid?: string;
   readonly streaming: RunStreaming;
   readonly state: RunState;
+  /** Why a push was skipped (state SKIPPED): the verdict or the config, in one sentence. */
+  readonly skipReason?: string;
   /** When the record was first written; lists sort on it. */
   readonly createdAt: Date;
   readonly updatedAt?: Date;
