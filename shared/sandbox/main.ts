@@ -3,26 +3,15 @@
  * Firestore emulators, the real functions served by functions-framework, and the Batch
  * stand-in (the only fake: Google Batch has no emulator). Every part is a child it owns.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {PubSub, Topic} from '@google-cloud/pubsub';
-import {
-  startBatchStandin,
-  BatchStandin,
-  DEMO_OUTCOME_LABEL,
-} from '../../test/support/batch_standin';
-import {batchStateMessage} from '../../test/support/batch_messages';
-import {
-  startFirestoreEmulator,
-  startPubsubEmulator,
-} from '../../test/support/emulators';
-import {repoRoot, serveFunction} from '../../test/support/functions';
+import {DEMO_OUTCOME_LABEL} from '../../test/support/batch_standin';
+import {repoRoot} from '../../test/support/functions';
 import {pushImage, type ImageSpec} from '../../test/support/images';
-import {registryInstalled, startRegistry} from '../../test/support/registry';
+import {registryInstalled} from '../../test/support/registry';
 import {formatRunTable} from '../cli/runs_command';
 import type {RunRecord} from '../runs/record';
 import type {RunStore} from '../runs/store';
-import {startBridge} from './bridge';
+import {startStack, type Stack} from './stack';
 
 const PROJECT = 'pushrun-sandbox';
 const GCR_TOPIC = 'gcr';
@@ -156,136 +145,59 @@ function describeLog(
   return `  [${source}] ${message}${ids.length ? `  (${ids.join(' ')})` : ''}`;
 }
 
-async function ensureTopic(pubsub: PubSub, name: string): Promise<Topic> {
-  const topic = pubsub.topic(name);
-  const [exists] = await topic.exists();
-  if (!exists) await topic.create();
-  return topic;
-}
-
 /** Runs the sandbox; resolves to the exit code. */
 export async function runSandbox(opts: SandboxOptions): Promise<number> {
-  const stops: (() => Promise<unknown>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  };
+  let stack: Stack | undefined;
   let interrupted = false;
   const onSignal = () => {
     if (interrupted) return;
     interrupted = true;
     say('\nstopping every part...');
-    void stopAll().then(() => process.exit(130));
+    void (stack?.stop() ?? Promise.resolve()).then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  try {
-    if (!haveDockerRegistry()) return 2;
-    say('starting the Pub/Sub and Firestore emulators...');
-    const [pubsubEmu, firestoreEmu] = await Promise.all([
-      startPubsubEmulator(),
-      startFirestoreEmulator(),
-    ]);
-    if (pubsubEmu) stops.push(() => pubsubEmu.stop());
-    if (firestoreEmu) stops.push(() => firestoreEmu.stop());
-    if (!pubsubEmu || !firestoreEmu) {
-      say(
-        'The sandbox needs the Google Cloud CLI with its Pub/Sub and Firestore emulators ' +
-          '(and Java). Install them with:\n' +
-          '  gcloud components install pubsub-emulator cloud-firestore-emulator beta\n' +
-          "or, on Debian with Google's apt repository:\n" +
-          '  apt-get install -y google-cloud-cli-pubsub-emulator google-cloud-cli-firestore-emulator default-jre-headless',
-      );
-      return 2;
-    }
-    // Every client in this process and in the functions talks to the emulators.
-    process.env.PUBSUB_EMULATOR_HOST = pubsubEmu.host;
-    process.env.FIRESTORE_EMULATOR_HOST = firestoreEmu.host;
-    process.env.GOOGLE_CLOUD_PROJECT = PROJECT;
-    // No metadata server on a workstation: do not let the client libraries go looking for one.
-    process.env.METADATA_SERVER_DETECTION = 'none';
-    const pubsub = new PubSub({projectId: PROJECT});
-    const [gcr, events, notifications] = await Promise.all(
-      [GCR_TOPIC, EVENTS_TOPIC, NOTIFY_TOPIC].map(t => ensureTopic(pubsub, t)),
-    );
-    say(
-      `  Pub/Sub emulator on ${pubsubEmu.host}, Firestore emulator on ${firestoreEmu.host}`,
-    );
-
-    const standin: BatchStandin = await startBatchStandin({
-      lifecycle: {
-        stepMs: 1500,
-        onStateChange: async (job, state) => {
-          const msg = batchStateMessage(job, state);
-          await events.publishMessage({
-            data: msg.data,
-            attributes: msg.attributes,
-          });
-        },
-      },
-    });
-    stops.push(() => standin.stop());
-    say(
-      `  Batch API stand-in (a fake: Batch has no emulator) on ${standin.endpoint}`,
-    );
-
-    const dir = path.join(repoRoot(), '.pushrun-sandbox');
-    fs.mkdirSync(dir, {recursive: true});
-    const configFile = path.join(dir, 'pushrun.yaml');
-    fs.writeFileSync(configFile, sandboxConfig(opts.location));
-
-    const bridge = await startBridge(opts.location, async payload => {
-      await gcr.publishMessage({json: payload});
-    });
-    stops.push(() => bridge.close());
-    const registry = await startRegistry({notificationUrl: bridge.url});
-    stops.push(() => registry.stop());
-    say(`  docker-registry on ${registry.baseUrl}, notifying ${bridge.url}`);
-
-    const env = {
-      PUSHRUN_CONFIG: configFile,
-      GOOGLE_CLOUD_PROJECT: PROJECT,
-      PUSHRUN_REGISTRY_ENDPOINT: registry.baseUrl,
-      PUSHRUN_BATCH_ENDPOINT: standin.endpoint,
-      PUBSUB_EMULATOR_HOST: pubsubEmu.host,
-      FIRESTORE_EMULATOR_HOST: firestoreEmu.host,
-      PUSHRUN_RECONCILE_AFTER: '30s',
-      METADATA_SERVER_DETECTION: 'none',
-    };
-    const show = (source: string) => (line: Record<string, unknown>) => {
-      const text = describeLog(source, line);
+  if (!haveDockerRegistry()) return 2;
+  say(
+    'starting docker-registry, the Pub/Sub and Firestore emulators, the functions and the Batch stand-in...',
+  );
+  const started = await startStack({
+    project: PROJECT,
+    configText: sandboxConfig(opts.location),
+    configDir: path.join(repoRoot(), '.pushrun-sandbox'),
+    functions: ['onImagePush', 'onJobStateChange'],
+    bridgeLocation: opts.location,
+    pushSubscriptions: true,
+    lifecycleStepMs: 1500,
+    topics: {gcr: GCR_TOPIC, events: EVENTS_TOPIC, notifications: NOTIFY_TOPIC},
+    env: {PUSHRUN_RECONCILE_AFTER: '30s'},
+    onLog: (target, line) => {
+      const text = describeLog(target, line);
       if (text) say(text);
-    };
-    const launcher = await serveFunction(
-      'onImagePush',
-      env,
-      show('onImagePush'),
-    );
-    stops.push(() => launcher.stop());
-    const recorder = await serveFunction(
-      'onJobStateChange',
-      env,
-      show('onJobStateChange'),
-    );
-    stops.push(() => recorder.stop());
+    },
+  });
+  if ('missing' in started) {
+    say(`The sandbox cannot start: ${started.missing}.`);
+    return 2;
+  }
+  stack = started;
+  try {
     say(
-      `  onImagePush on ${launcher.url}, onJobStateChange on ${recorder.url}`,
+      `  docker-registry     ${stack.registry.baseUrl} (notifies ${stack.bridgeUrl})`,
     );
+    say(`  Pub/Sub emulator    ${stack.pubsubHost}`);
+    say(`  Firestore emulator  ${stack.firestoreHost}`);
+    say(
+      `  Batch stand-in      ${stack.standin.endpoint} (a fake: Batch has no emulator)`,
+    );
+    for (const [target, fn] of Object.entries(stack.functions)) {
+      say(`  ${target.padEnd(19)} ${fn.url} (functions-framework)`);
+    }
 
-    // Push subscriptions deliver as Eventarc would; the path names the topic for the framework.
-    await gcr.createSubscription('sandbox-on-image-push', {
-      pushConfig: {
-        pushEndpoint: `${launcher.url}/projects/${PROJECT}/topics/${GCR_TOPIC}`,
-      },
-      ackDeadlineSeconds: 60,
-    });
-    await events.createSubscription('sandbox-on-job-state-change', {
-      pushConfig: {
-        pushEndpoint: `${recorder.url}/projects/${PROJECT}/topics/${EVENTS_TOPIC}`,
-      },
-      ackDeadlineSeconds: 60,
-    });
-    const [watch] = await notifications.createSubscription('sandbox-watch');
+    const [watch] = await stack.topics.notifications.createSubscription(
+      `sandbox-watch-${Date.now()}`,
+    );
     watch.on('message', message => {
       message.ack();
       say(
@@ -293,13 +205,12 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
           `state=${message.attributes.state}`,
       );
     });
-    stops.push(() => watch.close());
 
     say('\npushing the demo images:');
     const pushed: {demo: Demo; digest: string}[] = [];
     for (const demo of DEMOS) {
       const digest = await pushImage(
-        registry.baseUrl,
+        stack.registry.baseUrl,
         demo.repo,
         'v1',
         demo.spec,
@@ -308,9 +219,9 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
       say(`  ${opts.location}-docker.pkg.dev/${demo.repo}:v1 (${demo.what})`);
     }
 
-    const {makeRunStore} = await import('../runs/firestore_store');
-    const store: RunStore = makeRunStore(process.env);
+    const store = stack.store();
     const ok = await waitForDemoRuns(store, pushed, opts.timeoutMs);
+    await watch.close();
     const runs = await store.list({limit: 20});
     say('\nruns:\n' + formatRunTable(runs));
     for (const {demo, digest} of pushed) {
@@ -324,14 +235,14 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
 
     say(`
 The sandbox stays up. Push your own image and watch it run, for example:
-  skopeo copy oci:DIR docker://${registry.baseUrl.replace(/^https?:\/\//, '')}/acme/demo/app:v2 --dest-tls-verify=false
+  skopeo copy oci:DIR docker://${stack.registry.host}/acme/demo/app:v2 --dest-tls-verify=false
 It reaches pushrun as ${opts.location}-docker.pkg.dev/acme/demo/app:v2. Review runs with:
-  FIRESTORE_EMULATOR_HOST=${firestoreEmu.host} GOOGLE_CLOUD_PROJECT=${PROJECT} npx pushrun runs
-Mappings: ${configFile}. Ctrl-C stops every part.`);
+  FIRESTORE_EMULATOR_HOST=${stack.firestoreHost} GOOGLE_CLOUD_PROJECT=${PROJECT} npx pushrun runs
+Mappings: ${stack.configFile}. Ctrl-C stops every part.`);
     await new Promise<never>(() => undefined);
     return 0;
   } finally {
-    if (!interrupted) await stopAll();
+    if (!interrupted) await stack.stop();
   }
 }
 
