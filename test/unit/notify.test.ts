@@ -105,10 +105,12 @@ describe('notify: message formatting', () => {
           enabled: false,
           reasons: [{code: 'SCHEMA1_MANIFEST', message: 'v1'}],
         },
+        skipReason: 'streaming is required and the image cannot stream',
       }),
       lines: [
         '*trainer* was skipped: us-central1-docker.pkg.dev/p/ml/trainer:v1.2 (0123456789ab)',
         'Streaming: no (SCHEMA1_MANIFEST)',
+        'Why skipped: streaming is required and the image cannot stream',
       ],
     },
   ];
