@@ -3,6 +3,7 @@
  * Artifact Registry names: the registry's `acme/demo/app` is `us-central1-docker.pkg.dev/acme/demo/app`.
  */
 import * as assert from 'node:assert';
+import {repoRoot} from '../support/functions';
 import {spawnSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import * as path from 'node:path';
@@ -18,7 +19,7 @@ import {
 import {useRegistry} from '../support/registry';
 
 const AR = 'us-central1-docker.pkg.dev/acme/demo';
-const REPO_ROOT = path.resolve(__dirname, '../..');
+const REPO_ROOT = repoRoot();
 
 describe('pushrun check against a real registry', function () {
   this.timeout(20_000);
