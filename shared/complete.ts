@@ -14,6 +14,7 @@
  * the `runId` attribute for subscribers to drop such a duplicate. Reconcile also re-announces
  * finished runs that were never announced, so no run ends up unannounced.
  */
+import {eventData} from './cloud_event';
 import {randomUUID} from 'node:crypto';
 import {
   BatchJob,
@@ -97,7 +98,8 @@ export function decodeJobStateHint(
   if (!event || typeof event !== 'object') {
     return {kind: 'ignore', reason: 'event is not an object'};
   }
-  const data = parseData((event as JobStateEvent).data);
+  const parsed = eventData((event as JobStateEvent).data);
+  const data = typeof parsed === 'string' ? undefined : parsed;
   const message = data?.message;
   if (!message || typeof message !== 'object') {
     return {kind: 'ignore', reason: 'event has no data.message'};
@@ -570,21 +572,6 @@ function ignored(
 ): RecordOutcome {
   deps.log.info(`job state ignored: ${reason}`, {...ids, state: state ?? null});
   return {kind: 'ignored', reason, jobId: ids.jobId};
-}
-
-function parseData(data: unknown): Record<string, unknown> | undefined {
-  let d = data;
-  if (d instanceof Uint8Array) d = Buffer.from(d).toString('utf8');
-  if (typeof d === 'string') {
-    try {
-      d = JSON.parse(d);
-    } catch {
-      return undefined;
-    }
-  }
-  return d && typeof d === 'object' && !Array.isArray(d)
-    ? (d as Record<string, unknown>)
-    : undefined;
 }
 
 /** Batch sends the facts as attributes; a JSON body with the same keys is read as a fallback. */

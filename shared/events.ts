@@ -7,6 +7,7 @@
  * See https://cloud.google.com/artifact-registry/docs/configure-notifications and, for the
  * envelope, https://cloud.google.com/eventarc/docs/cloudevents#pubsub
  */
+import {eventData, isObject} from './cloud_event';
 import {errorMessage} from './errors';
 import {imageName, parseImageRef, type ImageRef} from './image_ref';
 
@@ -50,7 +51,7 @@ export function decodeImagePush(event: PushEvent): PushDecision {
     ...(eventId !== undefined && {eventId}),
   });
 
-  const data = envelopeData(event.data);
+  const data = eventData(event.data);
   if (typeof data === 'string') return ignore(data);
   const message = data.message;
   if (!isObject(message)) return ignore('the event has no data.message');
@@ -139,28 +140,8 @@ export function decodeImagePush(event: PushEvent): PushDecision {
   };
 }
 
-// The CloudEvent's data as an object, or the reason it is not one.
-function envelopeData(data: unknown): Record<string, unknown> | string {
-  let value = data;
-  if (value instanceof Uint8Array) value = Buffer.from(value).toString('utf8');
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return 'the event data is not JSON';
-    }
-  }
-  if (value === undefined || value === null) return 'the event has no data';
-  if (!isObject(value)) return 'the event data is not an object';
-  return value;
-}
-
 function withoutTag(ref: ImageRef): ImageRef {
   const copy: {-readonly [K in keyof ImageRef]: ImageRef[K]} = {...ref};
   delete copy.tag;
   return copy;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
