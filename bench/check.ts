@@ -2,6 +2,7 @@
  * `pushrun check` cost against a real docker-registry: registry requests and wall time per check,
  * cold and with the digest already checked, against the floor of the same GETs made with fetch.
  */
+import {median, printTable, timed} from './stats';
 import {randomBytes} from 'node:crypto';
 import {checkImage} from '../shared/check';
 import {DigestCache, makeRegistry} from '../shared/registry';
@@ -63,11 +64,6 @@ async function cases(): Promise<Case[]> {
   ];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 /** The same GETs the check makes, straight with fetch: manifests in turn, then config and small layers together. */
 async function floorGets(
   base: string,
@@ -98,12 +94,6 @@ async function floorGets(
     ...small.map(l => get(`blobs/${l.digest}`)),
   ]);
   return requests;
-}
-
-async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
-  const t = process.hrtime.bigint();
-  const v = await f();
-  return [v, Number(process.hrtime.bigint() - t) / 1e6];
 }
 
 /** Prints requests and wall time per check, cold and cached, next to the floor. */
@@ -176,17 +166,6 @@ export async function benchCheck(): Promise<void> {
   } finally {
     await registry.stop();
   }
-}
-
-function printTable(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) =>
-    Math.max(h.length, ...rows.map(r => r[i].length)),
-  );
-  const line = (cells: string[]) =>
-    cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-  console.log(line(head));
-  console.log(widths.map(w => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
 }
 
 if (require.main === module) {

@@ -3,6 +3,7 @@
  * Pub/Sub emulators, next to a baseline of one Firestore transaction plus one publish made
  * directly. Batch is an in-memory fake, so the figures are the store and topic cost.
  */
+import {percentile, printTable, timed} from './stats';
 import {PubSub} from '@google-cloud/pubsub';
 import {BatchJob, BatchJobs, JobState} from '../shared/batch';
 import {CompletionDeps, recordJobState} from '../shared/complete';
@@ -59,17 +60,6 @@ function record(id: string): RunRecord {
     createdAt: new Date(),
     history: [{state: 'QUEUED', at: new Date()}],
   };
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-}
-
-async function timed(f: () => Promise<unknown>): Promise<number> {
-  const t = process.hrtime.bigint();
-  await f();
-  return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
 /** Prints p50/p99 of the recorder per kind of hint, and of the direct baseline. */
@@ -142,7 +132,7 @@ export async function benchRecorder(): Promise<void> {
       await store.create(record(id));
       for (const step of STEPS) {
         jobs.set(name(id), job(id, step.state));
-        const ms = await timed(() =>
+        const [, took] = await timed(() =>
           recordJobState(
             {
               jobName: name(id),
@@ -153,11 +143,12 @@ export async function benchRecorder(): Promise<void> {
             deps,
           ),
         );
-        byKind.get(step.kind)!.push(ms);
-        all.push(ms);
-        baseline.push(
-          await timed(() => baselineOnce(`${id}-${baseline.length}`)),
+        byKind.get(step.kind)!.push(took);
+        all.push(took);
+        const [, direct] = await timed(() =>
+          baselineOnce(`${id}-${baseline.length}`),
         );
+        baseline.push(direct);
       }
     }
     const rows: string[][] = [
@@ -193,17 +184,6 @@ export async function benchRecorder(): Promise<void> {
 
 function ms(x: number): string {
   return x.toFixed(1);
-}
-
-function printTable(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) =>
-    Math.max(h.length, ...rows.map(r => r[i].length)),
-  );
-  const line = (cells: string[]) =>
-    cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-  console.log(line(head));
-  console.log(widths.map(w => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
 }
 
 if (require.main === module) {
