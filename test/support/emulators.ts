@@ -4,6 +4,7 @@
  * server it spawns. Emulator docs: https://cloud.google.com/pubsub/docs/emulator and
  * https://cloud.google.com/firestore/native/docs/emulator
  */
+import {freePort} from './net';
 import {ChildProcess, spawn} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -212,18 +213,6 @@ async function waitReady(
     await sleep(150);
   }
   return false;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const {port} = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {

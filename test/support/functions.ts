@@ -6,6 +6,9 @@ import {ChildProcess, spawn} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import {freePort} from './net';
+
+export {freePort};
 
 /** The repository root: the nearest folder above this file holding package.json. */
 export function repoRoot(from: string = __dirname): string {
@@ -16,15 +19,6 @@ export function repoRoot(from: string = __dirname): string {
     dir = up;
   }
   return dir;
-}
-
-/** A free TCP port on loopback (bound and released; good enough for tests on one machine). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const {port} = server.address() as net.AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return port;
 }
 
 /** Resolves once something accepts TCP connections on the port, or rejects after `timeoutMs`. */

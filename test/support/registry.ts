@@ -2,6 +2,7 @@
  * A real Docker distribution registry (the Debian package `docker-registry`) on loopback, with
  * temporary filesystem storage, for integration tests, benchmarks and the sandbox.
  */
+import {freePort} from './net';
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import {mkdtemp, rm, writeFile} from 'node:fs/promises';
 import {createServer} from 'node:net';
@@ -34,23 +35,6 @@ export interface TestRegistry {
 /** Whether `docker-registry` is on PATH. */
 export function registryInstalled(): boolean {
   return spawnSync('sh', ['-c', `command -v ${REGISTRY_BINARY}`]).status === 0;
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 function registryConfig(
