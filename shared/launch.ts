@@ -13,6 +13,7 @@ import {inspectImage} from './check';
 import type {Logger} from './log';
 import type {Notifier} from './notify';
 import {planPush, type PlannedRun} from './plan';
+import type {ImageFacts} from './verdict';
 import {RegistryError, type Registry} from './registry';
 import {consoleUrl, skipRecordId, type RunRecord} from './runs/record';
 import type {RunMutation, RunStore} from './runs/store';
@@ -72,23 +73,33 @@ export async function launchRuns(
     return [];
   }
 
-  let plans: PlannedRun[];
+  let facts: ImageFacts;
   try {
-    const facts = await inspectImage(
+    facts = await inspectImage(
       ref,
       {platform: deps.config.defaults.platform},
       deps,
     );
-    plans = planPush(
-      push,
-      deps.config,
-      facts,
-      deps.project,
-      deps.jobServiceAccount,
-    );
   } catch (err) {
     throw classifyRegistryError(err);
   }
+  if (isOtherPlatformChild(push, facts)) {
+    // Artifact Registry announces each child of a multi-arch index as an untagged push; the
+    // index's own push is the one that runs, so a child for another platform is no run at all.
+    deps.log.info('untagged image for another platform: no run', {
+      ...ids,
+      decision: 'unmatched',
+      platform: facts.platform ?? null,
+    });
+    return [];
+  }
+  const plans = planPush(
+    push,
+    deps.config,
+    facts,
+    deps.project,
+    deps.jobServiceAccount,
+  );
   if (plans.length === 0) {
     deps.log.info('no mapping matches this push (tag filters)', {
       ...ids,
@@ -130,6 +141,16 @@ export async function launchRuns(
       : new TransientError(errorMessage(transient), {cause: transient});
   }
   return outcomes;
+}
+
+/** An untagged single-platform manifest for a platform the jobs do not run. */
+function isOtherPlatformChild(push: ImagePush, facts: ImageFacts): boolean {
+  return (
+    push.tag === undefined &&
+    facts.availablePlatforms.length === 0 &&
+    facts.containerImage &&
+    !facts.platformMatched
+  );
 }
 
 /** Registry faults that may pass (5xx, unreachable, auth not yet granted) are retried. */

@@ -11,7 +11,7 @@ import type {RunRecord} from '../../shared/runs/record';
 import {startStack, type Stack} from '../../shared/sandbox/stack';
 import {batchStateMessage} from '../support/batch_messages';
 import {postPubsubCloudEvent} from '../support/functions';
-import {pushImage} from '../support/images';
+import {pushImage, type ImageSpec} from '../support/images';
 
 const PROJECT = 'pushrun-e2e';
 const HOST = 'us-central1-docker.pkg.dev';
@@ -207,6 +207,37 @@ describe('end to end through the functions', function () {
     const record = await stack.store().get(id);
     assert.strictEqual(record?.state, 'SUCCEEDED');
     assert.strictEqual((await noticesFor(id)).length, 1);
+  });
+
+  it('an untagged child manifest for another platform starts nothing', async () => {
+    const digest = await pushImage(
+      stack.registry.baseUrl,
+      'acme/e2e/arm',
+      'arm64',
+      'arm64-only',
+    );
+    const launcher = stack.functions.onImagePush!;
+    const before = launcher.logs.length;
+    const payload = {
+      action: 'INSERT',
+      digest: `${HOST}/acme/e2e/arm@${digest}`,
+    };
+    assert.ok(
+      (await postPubsubCloudEvent(launcher.url, {
+        data: JSON.stringify(payload),
+      })) < 300,
+    );
+    assert.deepStrictEqual(jobsOf(digest), []);
+    assert.deepStrictEqual(
+      await stack.store().list({image: `${HOST}/acme/e2e/arm`}),
+      [],
+    );
+    assert.ok(
+      launcher.logs
+        .slice(before)
+        .some(l => l.decision === 'unmatched' && l.digest === digest),
+      JSON.stringify(launcher.logs.slice(before)),
+    );
   });
 
   it('ignores jobs pushrun did not launch, and malformed messages', async () => {
