@@ -178,6 +178,11 @@ export async function startStack(
     const configDir =
       opts.configDir ??
       fs.mkdtempSync(path.join(os.tmpdir(), 'pushrun-stack-'));
+    if (!opts.configDir) {
+      stops.push(async () =>
+        fs.rmSync(configDir, {recursive: true, force: true}),
+      );
+    }
     fs.mkdirSync(configDir, {recursive: true});
     const configFile = path.join(configDir, 'pushrun.yaml');
     fs.writeFileSync(configFile, opts.configText);
