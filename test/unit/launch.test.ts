@@ -1,0 +1,308 @@
+import * as assert from 'node:assert';
+import type {
+  BatchJobs,
+  CreateJobOutcome,
+  CreateJobRequest,
+} from '../../shared/batch';
+import {parseConfig} from '../../shared/config';
+import {PermanentError, TransientError} from '../../shared/errors';
+import type {ImagePush} from '../../shared/events';
+import {parseImageRef} from '../../shared/image_ref';
+import {launchRuns, mergeRecord, type LaunchDeps} from '../../shared/launch';
+import {makeRecordingLogger} from '../../shared/log';
+import type {Notifier} from '../../shared/notify';
+import {DigestCache, makeRegistry} from '../../shared/registry';
+import type {RunRecord} from '../../shared/runs/record';
+import {MemoryRunStore} from '../../shared/runs/memory_store';
+import {buildImage, type BuiltImage} from '../support/images';
+
+const IMAGE = 'us-central1-docker.pkg.dev/acme/ml/app';
+const CONFIG = `
+mappings:
+  - name: alpha
+    match: {image: ${IMAGE}}
+    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["a"]}}]}}]}
+  - name: beta
+    match: {image: ${IMAGE}}
+    streaming: required
+    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["b"]}}]}}]}
+`;
+
+/** A fetch that serves one built image like a registry, or answers every request with `status`. */
+function servedFetch(image: BuiltImage, status?: number): typeof fetch {
+  const blobs = new Map(image.blobs.map(b => [b.digest, b.bytes]));
+  return (async (input: string | URL | Request) => {
+    if (status) return new Response('', {status});
+    const url = String(input instanceof Request ? input.url : input);
+    const m = /\/v2\/.+\/(manifests|blobs)\/(.+)$/.exec(url);
+    if (m?.[1] === 'manifests' && m[2] === image.digest) {
+      return new Response(image.manifest, {
+        headers: {
+          'content-type': image.mediaType,
+          'docker-content-digest': image.digest,
+        },
+      });
+    }
+    const blob = m?.[1] === 'blobs' ? blobs.get(m[2]) : undefined;
+    return blob ? new Response(blob) : new Response('', {status: 404});
+  }) as typeof fetch;
+}
+
+/** A BatchJobs that records each request and answers from `answer`. */
+function recordingBatch(
+  answer: (req: CreateJobRequest) => CreateJobOutcome | Error,
+) {
+  const requests: CreateJobRequest[] = [];
+  const batch: BatchJobs = {
+    async createJob(req) {
+      requests.push(req);
+      const a = answer(req);
+      if (a instanceof Error) throw a;
+      return a;
+    },
+    async getJob() {
+      return undefined;
+    },
+  };
+  return {batch, requests};
+}
+
+const created = (req: CreateJobRequest): CreateJobOutcome => ({
+  created: true,
+  job: {
+    name: `${req.parent}/jobs/${req.jobId}`,
+    uid: 'u',
+    state: 'QUEUED',
+    labels: {},
+    statusEvents: [],
+    taskCounts: {},
+  },
+});
+
+describe('launchRuns', () => {
+  let clean: BuiltImage;
+  let dup: BuiltImage;
+  const now = new Date('2026-11-28T12:00:00Z');
+  before(async () => {
+    clean = await buildImage('clean');
+    dup = await buildImage('duplicate-layer');
+  });
+
+  function setup(
+    image: BuiltImage,
+    opts: {
+      status?: number;
+      answer?: (r: CreateJobRequest) => CreateJobOutcome | Error;
+    } = {},
+  ) {
+    const {batch, requests} = recordingBatch(opts.answer ?? created);
+    const notified: RunRecord[] = [];
+    const notifier: Notifier = {notifyRun: async r => void notified.push(r)};
+    const log = makeRecordingLogger();
+    const store = new MemoryRunStore();
+    const deps: LaunchDeps = {
+      config: parseConfig(CONFIG, 'pushrun.yaml').config!,
+      project: 'p',
+      log,
+      maxEventAgeMs: 3600_000,
+      registry: makeRegistry(
+        {PUSHRUN_REGISTRY_ENDPOINT: 'http://registry.test'},
+        {fetch: servedFetch(image, opts.status), cache: new DigestCache()},
+      ),
+      batch,
+      store,
+      notifier,
+      now: () => now,
+    };
+    const push: ImagePush = {
+      eventId: 'e1',
+      digestRef: parseImageRef(`${IMAGE}@${image.digest}`),
+      tag: 'v1',
+      publishedAt: new Date(now.getTime() - 1000),
+    };
+    return {deps, push, requests, notified, log, store};
+  }
+
+  it('launches each matching mapping, and records a skip for one that requires streaming', async () => {
+    const t = setup(dup);
+    const outcomes = await launchRuns(t.push, t.deps);
+    assert.deepStrictEqual(
+      outcomes.map(o => [o.kind, o.mapping]),
+      [
+        ['launched', 'alpha'],
+        ['skipped', 'beta'],
+      ],
+    );
+    assert.strictEqual(t.requests.length, 1);
+    assert.strictEqual(
+      t.store.records.get(`alpha-${dup.digest.slice(7, 19)}`)?.state,
+      'QUEUED',
+    );
+    assert.strictEqual(
+      t.store.records.get(`skip-beta-${dup.digest.slice(7, 19)}`)?.state,
+      'SKIPPED',
+    );
+    assert.deepStrictEqual(
+      t.notified.map(r => r.state),
+      ['SKIPPED'],
+    );
+  });
+
+  const failures = [
+    {name: 'registry 503', status: 503, error: TransientError},
+    {
+      name: 'registry 403 (access not granted yet)',
+      status: 403,
+      error: TransientError,
+    },
+    {name: 'registry 404', status: 404, error: PermanentError},
+  ];
+  for (const f of failures) {
+    it(`${f.name} → ${f.error.name}`, async () => {
+      const t = setup(clean, {status: f.status});
+      await assert.rejects(launchRuns(t.push, t.deps), f.error);
+      assert.strictEqual(t.requests.length, 0);
+    });
+  }
+
+  it('a transient Batch fault on one mapping throws after the others are launched', async () => {
+    const t = setup(clean, {
+      answer: r =>
+        r.jobId.startsWith('alpha')
+          ? new TransientError('UNAVAILABLE')
+          : created(r),
+    });
+    await assert.rejects(launchRuns(t.push, t.deps), TransientError);
+    assert.deepStrictEqual(t.requests.map(r => r.jobId.split('-')[0]).sort(), [
+      'alpha',
+      'beta',
+    ]);
+    assert.ok(t.store.records.has(`beta-${clean.digest.slice(7, 19)}`));
+    assert.ok(!t.store.records.has(`alpha-${clean.digest.slice(7, 19)}`));
+  });
+
+  it('a permanent Batch refusal is logged as failed and does not hold back the others', async () => {
+    const t = setup(clean, {
+      answer: r =>
+        r.jobId.startsWith('alpha')
+          ? new PermanentError('INVALID_ARGUMENT')
+          : created(r),
+    });
+    const outcomes = await launchRuns(t.push, t.deps);
+    assert.deepStrictEqual(outcomes.map(o => o.kind).sort(), [
+      'failed',
+      'launched',
+    ]);
+    assert.ok(
+      t.log.lines.some(l => l.decision === 'failed' && l.mapping === 'alpha'),
+    );
+  });
+
+  it('ALREADY_EXISTS is success and folds the new tag into the record', async () => {
+    const t = setup(clean);
+    await launchRuns(t.push, t.deps);
+    const again = setup(clean, {
+      answer: () => ({created: false, alreadyExists: true}),
+    });
+    const store = t.store;
+    const outcomes = await launchRuns(
+      {...t.push, tag: 'latest'},
+      {...again.deps, store},
+    );
+    assert.deepStrictEqual(
+      outcomes.map(o => o.kind),
+      ['exists', 'exists'],
+    );
+    assert.deepStrictEqual(
+      store.records.get(`alpha-${clean.digest.slice(7, 19)}`)?.tags,
+      ['v1', 'latest'],
+    );
+  });
+
+  it('a push older than the max age is acknowledged without a run', async () => {
+    const t = setup(clean);
+    const old = {
+      ...t.push,
+      publishedAt: new Date(now.getTime() - 2 * 3600_000),
+    };
+    assert.deepStrictEqual(await launchRuns(old, t.deps), []);
+    assert.strictEqual(t.requests.length, 0);
+    assert.ok(t.log.lines.some(l => l.decision === 'expired'));
+  });
+});
+
+describe('mergeRecord', () => {
+  const base: RunRecord = {
+    id: 'alpha-0123456789ab',
+    mapping: 'alpha',
+    image: IMAGE,
+    digest: 'sha256:' + '0'.repeat(64),
+    tags: ['v1'],
+    region: 'us-central1',
+    streaming: {requested: 'auto', enabled: true, reasons: []},
+    state: 'RUNNING',
+    createdAt: new Date(0),
+    history: [],
+  };
+  const cases: {
+    name: string;
+    current?: RunRecord;
+    fresh: RunRecord;
+    changed: boolean;
+    check: (r: RunRecord) => void;
+  }[] = [
+    {
+      name: 'no record yet: the fresh one',
+      fresh: base,
+      changed: true,
+      check: r => assert.strictEqual(r, base),
+    },
+    {
+      name: 'a second tag is added, the state kept',
+      current: base,
+      fresh: {...base, tags: ['latest'], state: 'QUEUED'},
+      changed: true,
+      check: r => {
+        assert.deepStrictEqual(r.tags, ['v1', 'latest']);
+        assert.strictEqual(r.state, 'RUNNING');
+      },
+    },
+    {
+      name: 'the same launch again changes nothing',
+      current: base,
+      fresh: base,
+      changed: false,
+      check: () => {},
+    },
+    {
+      name: 'a record made from job labels gets the verdict and push time',
+      current: {
+        ...base,
+        image: '',
+        streaming: {requested: 'unknown', enabled: false, reasons: []},
+      },
+      fresh: {
+        ...base,
+        pushedAt: new Date(5),
+        streaming: {
+          requested: 'auto',
+          enabled: false,
+          reasons: [{code: 'EMPTY_LAYER', message: 'm'}],
+        },
+      },
+      changed: true,
+      check: r => {
+        assert.strictEqual(r.image, IMAGE);
+        assert.strictEqual(r.streaming.reasons[0].code, 'EMPTY_LAYER');
+        assert.deepStrictEqual(r.pushedAt, new Date(5));
+      },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const m = mergeRecord(c.current, c.fresh);
+      assert.strictEqual(m.changed, c.changed);
+      c.check(m.record!);
+    });
+  }
+});
