@@ -65,7 +65,7 @@ async function cases(): Promise<Case[]> {
 }
 
 /** The same GETs the check makes, straight with fetch: manifests in turn, then config and small layers together. */
-async function floorGets(
+export async function floorGets(
   base: string,
   repo: string,
   digest: string,

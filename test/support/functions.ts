@@ -45,7 +45,7 @@ export async function waitForPort(
     if (ok) return;
     if (Date.now() > deadline)
       throw new Error(`nothing listens on port ${port}`);
-    await new Promise(r => setTimeout(r, 100));
+    await new Promise(r => setTimeout(r, 20));
   }
 }
 
