@@ -147,13 +147,16 @@ function describeLog(
 
 /** Runs the sandbox; resolves to the exit code. */
 export async function runSandbox(opts: SandboxOptions): Promise<number> {
-  let stack: Stack | undefined;
+  // Set once the parts are up; the signal handler stops whatever has started by then.
+  const running: {stack?: Stack} = {};
   let interrupted = false;
   const onSignal = () => {
     if (interrupted) return;
     interrupted = true;
     say('\nstopping every part...');
-    void (stack?.stop() ?? Promise.resolve()).then(() => process.exit(130));
+    void (running.stack?.stop() ?? Promise.resolve()).then(() =>
+      process.exit(130),
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -181,7 +184,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
     say(`The sandbox cannot start: ${started.missing}.`);
     return 2;
   }
-  stack = started;
+  const stack = (running.stack = started);
   try {
     say(
       `  docker-registry     ${stack.registry.baseUrl} (notifies ${stack.bridgeUrl})`,

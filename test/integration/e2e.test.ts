@@ -97,11 +97,7 @@ describe('end to end through the functions', function () {
     throw new Error('never acknowledged');
   }
 
-  async function push(
-    repo: string,
-    spec: 'clean' | 'tiny-layer' | 'oci',
-    tag: string,
-  ) {
+  async function push(repo: string, spec: ImageSpec, tag: string) {
     const digest = await pushImage(stack.registry.baseUrl, repo, tag, spec);
     const payload = {
       action: 'INSERT',

@@ -5,7 +5,6 @@
 import {freePort} from './net';
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import {mkdtemp, rm, writeFile} from 'node:fs/promises';
-import {createServer} from 'node:net';
 import {tmpdir} from 'node:os';
 import * as path from 'node:path';
 
