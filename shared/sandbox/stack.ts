@@ -122,10 +122,23 @@ export async function startStack(
           '(gcloud components install pubsub-emulator cloud-firestore-emulator beta; they need Java)',
       };
     }
-    process.env.PUBSUB_EMULATOR_HOST = pubsubEmu.host;
-    process.env.FIRESTORE_EMULATOR_HOST = firestoreEmu.host;
-    // No metadata server on a workstation: the client libraries must not go looking for one.
-    process.env.METADATA_SERVER_DETECTION = 'none';
+    const emulatorEnv = {
+      PUBSUB_EMULATOR_HOST: pubsubEmu.host,
+      FIRESTORE_EMULATOR_HOST: firestoreEmu.host,
+      // No metadata server on a workstation: the client libraries must not go looking for one.
+      METADATA_SERVER_DETECTION: 'none',
+    };
+    const saved = Object.keys(emulatorEnv).map(
+      k => [k, process.env[k]] as const,
+    );
+    Object.assign(process.env, emulatorEnv);
+    // Put the environment back on stop, so later clients never reach a stopped emulator.
+    stops.unshift(async () => {
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    });
 
     // Loaded here, after the emulator variables are set.
     const {PubSub} = await import('@google-cloud/pubsub');
