@@ -21,7 +21,10 @@
 #      resource-level bindings. The Batch service agent may publish to the Batch events topic;
 #      the Pub/Sub service agent may mint tokens for pushrun-invoker (needed by projects whose
 #      Pub/Sub agent predates April 2021) and may dead-letter;
-#   5. creates the (default) Firestore database in native mode when missing;
+#   5. creates the (default) Firestore database in native mode when missing, then the composite
+#      indexes the run store's queries need (real Firestore refuses a query without its index;
+#      the emulator does not check): the existing ones are listed and only the missing ones are
+#      created, asynchronously (they build in the background for a few minutes);
 #   6. deploys the three gen2 functions (internal ingress, authenticated, retried), grants
 #      pushrun-invoker run.invoker on each, and sets a dead-letter policy on the Pub/Sub
 #      subscription Eventarc made for each trigger (Eventarc takes no dead-letter flag, so the
@@ -63,6 +66,18 @@ readonly APIS=(
   containerfilesystem.googleapis.com
   logging.googleapis.com
   iam.googleapis.com
+)
+# The composite indexes behind the run store's queries (shared/runs/firestore_store.ts), one
+# per line as FIELD:ORDER words: `list` filters on one of mapping, image, state or open and
+# orders by createdAt descending; `listOpen` takes open runs older than a time, oldest first,
+# then by document id (__name__).
+readonly RUNS_COLLECTION=pushrun-runs
+readonly RUNS_INDEXES=(
+  'mapping:ascending createdAt:descending'
+  'image:ascending createdAt:descending'
+  'state:ascending createdAt:descending'
+  'open:ascending createdAt:descending'
+  'open:ascending createdAt:ascending __name__:ascending'
 )
 
 usage() {
@@ -401,6 +416,51 @@ else
     --type=firestore-native --project="$project"
   note "database (default): created in $firestore_location"
 fi
+
+# Prints the RUNS_INDEXES entries missing from the index list (JSON) on stdin. An index counts
+# when it is on the runs collection with collection scope and has the same fields in the same
+# order; a last __name__ in the direction of the field before it is implicit and ignored, as
+# Firestore adds it to every index.
+missing_run_indexes() {
+  node -e '
+    const [collection, ...wanted] = process.argv.slice(1);
+    const key = fields => {
+      const f = fields.map(([path, order]) => [path, String(order || "").toUpperCase()]);
+      const n = f.length;
+      if (n > 1 && f[n - 1][0] === "__name__" && f[n - 1][1] === f[n - 2][1]) f.pop();
+      return f.map(x => x.join(":")).join(" ");
+    };
+    const text = require("fs").readFileSync(0, "utf8").trim();
+    const have = new Set(
+      (text ? JSON.parse(text) : [])
+        .filter(i => String(i.name || "").split("/")[5] === collection)
+        .filter(i => (i.queryScope || "COLLECTION") === "COLLECTION")
+        .map(i => key((i.fields || []).map(f => [f.fieldPath, f.order]))),
+    );
+    for (const w of wanted) {
+      if (!have.has(key(w.split(" ").map(s => s.split(":"))))) console.log(w);
+    }
+  ' "$RUNS_COLLECTION" "${RUNS_INDEXES[@]}"
+}
+
+PLACEHOLDER='[]'
+indexes_json="$(lookup firestore indexes composite list --database='(default)' \
+  --project="$project" --format=json)"
+missing_indexes="$(missing_run_indexes <<<"$indexes_json")"
+for spec in "${RUNS_INDEXES[@]}"; do
+  if ! grep -qxF "$spec" <<<"$missing_indexes"; then
+    note "index $RUNS_COLLECTION ($spec): exists"
+    continue
+  fi
+  field_flags=()
+  read -ra fields <<<"$spec"
+  for field in "${fields[@]}"; do
+    field_flags+=(--field-config="field-path=${field%%:*},order=${field#*:}")
+  done
+  create firestore indexes composite create --database='(default)' --project="$project" \
+    --collection-group="$RUNS_COLLECTION" "${field_flags[@]}" --async
+  note "index $RUNS_COLLECTION ($spec): building"
+done
 
 # --- 6. functions ----------------------------------------------------------------------------
 env_vars="GOOGLE_CLOUD_PROJECT=${project},PUSHRUN_CONFIG=${config_rel}"

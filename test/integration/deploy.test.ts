@@ -29,7 +29,9 @@ const sa = (name: string) =>
   `serviceAccount:${name}@${PROJECT}.iam.gserviceaccount.com`;
 
 // The stand-in gcloud. The resource key of a call is its command group plus the first
-// positional argument after the verb (a `pubsub` job type skipped, an email cut at `@`).
+// positional argument after the verb (a `pubsub` job type skipped, an email cut at `@`); a
+// composite index is keyed by its collection group and field configs, and `indexes composite
+// list` answers JSON built from the state, with the implicit trailing __name__ Firestore adds.
 // Bash's ${...} is written $\{...} so that the template literal leaves it alone.
 const FAKE_GCLOUD = String.raw`#!/usr/bin/env bash
 set -u
@@ -38,10 +40,12 @@ line='['; sep=''
 for a in "$@"; do line+="$sep$(json "$a")"; sep=','; done
 printf '%s]\n' "$line" >>"$FAKE_GCLOUD_LOG"
 touch "$FAKE_GCLOUD_STATE"
-words=(); format=''
+words=(); format=''; group_flag=''; field_configs=()
 for a in "$@"; do
   case "$a" in
     --format=*) format=$\{a#--format=} ;;
+    --collection-group=*) group_flag=$\{a#--collection-group=} ;;
+    --field-config=*) field_configs+=("$\{a#--field-config=}") ;;
     --database=*) words+=("$\{a#--database=}") ;;
     -*) ;;
     *) words+=("$a") ;;
@@ -50,7 +54,7 @@ done
 verb=''; group=''; name=''
 for i in "$\{!words[@]}"; do
   case "$\{words[$i]}" in
-    describe | create | deploy | update | enable | get-value | add-iam-policy-binding | \
+    describe | create | deploy | update | enable | get-value | list | add-iam-policy-binding | \
       add-invoker-policy-binding)
       verb=$\{words[$i]}
       group="$\{words[*]:0:$i}"
@@ -60,12 +64,34 @@ for i in "$\{!words[@]}"; do
   esac
 done
 name=$\{name%%@*}
+if [[ "$group" == 'firestore indexes composite' ]]; then
+  name="$group_flag|$(IFS=';'; echo "$\{field_configs[*]}")"
+fi
 key="$group/$name"
 known() { grep -qxF "$key" "$FAKE_GCLOUD_STATE"; }
 case "$group/$verb" in
   projects/describe) echo "$FAKE_PROJECT_NUMBER"; exit 0 ;;
   config/get-value) echo "$FAKE_PROJECT"; exit 0 ;;
   'beta services identity/create') echo 'Service identity created'; exit 0 ;;
+  'firestore indexes composite/list')
+    out='['; sep=''; n=0
+    while IFS= read -r entry; do
+      [[ "$entry" == 'firestore indexes composite/'* ]] || continue
+      entry=$\{entry#firestore indexes composite/}
+      n=$((n + 1))
+      item="{\"name\":\"projects/$FAKE_PROJECT/databases/(default)/collectionGroups/$\{entry%%|*}/indexes/CICAgOi$n\","
+      item+="\"queryScope\":\"COLLECTION\",\"state\":\"CREATING\",\"fields\":["
+      fsep=''; fp=''; order=''
+      IFS=';' read -ra fcs <<<"$\{entry#*|}"
+      for fc in "$\{fcs[@]}"; do
+        fp=$\{fc#field-path=}; fp=$\{fp%%,*}
+        order=$\{fc##*order=}; order=$\{order^^}
+        item+="$fsep{\"fieldPath\":\"$fp\",\"order\":\"$order\"}"; fsep=','
+      done
+      [[ "$fp" == __name__ ]] || item+=",{\"fieldPath\":\"__name__\",\"order\":\"$order\"}"
+      out+="$sep$item]}"; sep=','
+    done <"$FAKE_GCLOUD_STATE"
+    echo "$out]"; exit 0 ;;
   'eventarc triggers/describe')
     echo "projects/$FAKE_PROJECT/subscriptions/eventarc-$\{name##*/}-sub"; exit 0 ;;
 esac
@@ -207,6 +233,33 @@ const firstIndex = (calls: string[][], ...words: string[]) =>
 /** A call that makes a new resource (`services identity create` only reads back the agent). */
 const isCreate = (call: string[]) =>
   call.includes('create') && !has(call, 'services', 'identity');
+
+/** The run store's composite indexes, each as its --field-config values in order. */
+const RUN_INDEXES = [
+  ['mapping', 'ascending', 'createdAt', 'descending'],
+  ['image', 'ascending', 'createdAt', 'descending'],
+  ['state', 'ascending', 'createdAt', 'descending'],
+  ['open', 'ascending', 'createdAt', 'descending'],
+  ['open', 'ascending', 'createdAt', 'ascending', '__name__', 'ascending'],
+].map(f =>
+  f
+    .filter((_, i) => i % 2 === 0)
+    .map((field, i) => `field-path=${field},order=${f[2 * i + 1]}`),
+);
+
+/** The composite index creations among calls, each as its --field-config values. */
+const indexCreations = (calls: string[][]) =>
+  calls
+    .filter(c => has(c, 'firestore', 'indexes', 'composite', 'create'))
+    .map(c => {
+      assert.strictEqual(flag(c, '--collection-group'), 'pushrun-runs');
+      assert.strictEqual(flag(c, '--database'), '(default)');
+      assert.strictEqual(flag(c, '--project'), PROJECT);
+      assert.ok(c.includes('--async'), c.join(' '));
+      return c
+        .filter(a => a.startsWith('--field-config='))
+        .map(a => a.slice('--field-config='.length));
+    });
 
 /** Fails when any argument grants a principal or role deploy.sh must never grant. */
 function assertNothingForbidden(words: string[], where: string) {
@@ -554,6 +607,30 @@ describe('deploy.sh', function () {
       assert.strictEqual(flag(job, '--topic'), 'pushrun-reconcile');
     });
 
+    it('creates the run store composite indexes right after the database', () => {
+      assert.deepStrictEqual(indexCreations(printed), RUN_INDEXES);
+      const db = printed.findIndex(c =>
+        has(c, 'firestore', 'databases', 'create'),
+      );
+      const list = printed.findIndex(c =>
+        has(c, 'firestore', 'indexes', 'composite', 'list'),
+      );
+      assert.ok(
+        db >= 0 && list === db + 1,
+        'the index list follows the database',
+      );
+      assert.strictEqual(flag(printed[list], '--format'), 'json');
+      const firstIndexCreate = printed.findIndex(c =>
+        has(c, 'indexes', 'composite', 'create'),
+      );
+      assert.strictEqual(firstIndexCreate, list + 1);
+      assert.ok(
+        printed
+          .slice(list + 1, list + 1 + RUN_INDEXES.length)
+          .every(c => has(c, 'indexes', 'composite', 'create')),
+      );
+    });
+
     it('grants no public principal, owner or editor', () => {
       assert.ok(
         printed.some(c => has(c, 'add-iam-policy-binding')),
@@ -606,6 +683,7 @@ describe('deploy.sh', function () {
         firstIndex(first.calls, 'iam', 'service-accounts', 'create'),
         firstIndex(first.calls, 'projects', 'add-iam-policy-binding'),
         firstIndex(first.calls, 'firestore', 'databases', 'create'),
+        firstIndex(first.calls, 'firestore', 'indexes', 'composite', 'create'),
         firstIndex(first.calls, 'functions', 'deploy'),
         firstIndex(first.calls, 'scheduler', 'jobs', 'create'),
       ];
@@ -616,7 +694,7 @@ describe('deploy.sh', function () {
       assert.deepStrictEqual(
         order,
         [...order].sort((a, b) => a - b),
-        'APIs, topics, service accounts, roles, Firestore, functions, scheduler',
+        'APIs, topics, service accounts, roles, Firestore, indexes, functions, scheduler',
       );
       assert.match(first.stdout, /topic gcr: created/);
     });
@@ -666,6 +744,42 @@ describe('deploy.sh', function () {
         2,
       );
       assert.match(second.stdout, /topic gcr: exists/);
+    });
+
+    it('creates each composite index once: the first run all five, the second none', () => {
+      assert.strictEqual(first.status, 0, first.stderr);
+      assert.deepStrictEqual(indexCreations(first.calls), RUN_INDEXES);
+      assert.deepStrictEqual(indexCreations(second.calls), []);
+      assert.ok(
+        firstIndex(second.calls, 'firestore', 'indexes', 'composite', 'list') >=
+          0,
+        'the second run looked the indexes up',
+      );
+      assert.match(
+        first.stdout,
+        /index pushrun-runs \(mapping:ascending createdAt:descending\): building/,
+      );
+      assert.match(
+        second.stdout,
+        /index pushrun-runs \(mapping:ascending createdAt:descending\): exists/,
+      );
+    });
+
+    it('creates only the missing indexes, ignoring other collections and the implicit __name__', () => {
+      // listOpen's index made without its explicit __name__ (Firestore adds it), and the
+      // mapping index on another collection, which does not count.
+      fs.writeFileSync(
+        path.join(work, 'state-some-indexes'),
+        [
+          'secrets/pushrun-webhook',
+          'firestore indexes composite/pushrun-runs|field-path=open,order=ascending;field-path=createdAt,order=ascending',
+          'firestore indexes composite/other-runs|field-path=mapping,order=ascending;field-path=createdAt,order=descending',
+          '',
+        ].join('\n'),
+      );
+      const r = deploy(args(), 'state-some-indexes');
+      assert.strictEqual(r.status, 0, r.stderr);
+      assert.deepStrictEqual(indexCreations(r.calls), RUN_INDEXES.slice(0, 4));
     });
 
     it('grants no public principal, owner or editor', () => {
