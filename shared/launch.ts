@@ -202,10 +202,15 @@ async function launchOne(
     streaming,
     outcome.created ? outcome.job.uid : undefined,
   );
-  await deps.store.update(record.id, current => mergeRecord(current, record));
-  const kind = outcome.created ? 'launched' : 'exists';
+  const merged = await deps.store.update(record.id, current => ({
+    ...mergeRecord(current, record),
+    sideEffect: current?.launchedAt !== undefined,
+  }));
+  // With the same requestId, Batch may answer a repeated create with the job it made before:
+  // a launch already on record means this push was handled, whatever the answer says.
+  const kind = outcome.created && !merged.sideEffect ? 'launched' : 'exists';
   deps.log.info(
-    outcome.created
+    kind === 'launched'
       ? `job created${streaming ? ' with image streaming' : ' without image streaming'}`
       : 'job exists already: this push was handled before',
     {

@@ -267,6 +267,55 @@ describe('end to end through the functions', function () {
     );
   });
 
+  it('pushrun replay runs the launch path again: nothing new for a handled push, one mapping when asked', async () => {
+    const env = {...process.env, ...stack.env};
+    const run = async (...args: string[]) => {
+      let out = '';
+      const code = await main(
+        ['node', 'pushrun', 'replay', ...args],
+        env,
+        t => (out += t),
+        t => (out += t),
+      );
+      return {code, out};
+    };
+    const handled = [...stack.standin.jobs.values()].find(
+      j => j.labels?.['pushrun-mapping'] === 'e2e-a',
+    )!;
+    const digest = `sha256:${handled.labels!['pushrun-digest']}`;
+    const full = (await stack.store().get(handled.name.split('/').pop()!))!
+      .digest;
+    assert.ok(full.startsWith(digest));
+    const before = stack.standin.jobs.size;
+    const again = await run(`${HOST}/acme/e2e/app@${full}`);
+    assert.strictEqual(again.code, 0, again.out);
+    assert.match(again.out, /exists already/);
+    assert.strictEqual(stack.standin.jobs.size, before);
+
+    const fresh = await pushImage(
+      stack.registry.baseUrl,
+      'acme/e2e/replayed',
+      'v9',
+      'oci',
+    );
+    const one = await run(
+      `${HOST}/acme/e2e/replayed:v9@${fresh}`,
+      '--mapping',
+      'e2e-b',
+    );
+    assert.strictEqual(one.code, 0, one.out);
+    assert.deepStrictEqual(
+      jobsOf(fresh).map(j => j.labels!['pushrun-mapping']),
+      ['e2e-b'],
+    );
+    const record = await stack.store().get(`e2e-b-${fresh.slice(7, 19)}`);
+    assert.deepStrictEqual(record?.tags, ['v9']);
+
+    const bad = await run(`${HOST}/acme/e2e/replayed:v9`);
+    assert.strictEqual(bad.code, 2);
+    assert.match(bad.out, /digest/);
+  });
+
   it('pushrun runs lists the runs and pushrun runs show explains one', async () => {
     const env = {
       ...process.env,
