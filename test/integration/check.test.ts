@@ -4,11 +4,11 @@
  */
 import * as assert from 'node:assert';
 import {repoRoot} from '../support/functions';
+import {runCli} from '../support/cli';
 import {spawnSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import * as path from 'node:path';
 import {checkImage, type CheckReport} from '../../shared/check';
-import {main} from '../../shared/cli/main';
 import {DigestCache, makeRegistry} from '../../shared/registry';
 import {
   IMAGE_SPECS,
@@ -40,19 +40,7 @@ describe('pushrun check against a real registry', function () {
   });
 
   /** Runs the CLI in-process; a fresh process would not share the cache, so neither do tests. */
-  async function cli(
-    ...args: string[]
-  ): Promise<{code: number; out: string; err: string}> {
-    let out = '';
-    let err = '';
-    const code = await main(
-      ['node', 'pushrun', ...args],
-      env,
-      t => (out += t),
-      t => (err += t),
-    );
-    return {code, out, err};
-  }
+  const cli = (...args: string[]) => runCli(args, env);
 
   const verdicts: {
     spec: ImageSpec;

@@ -1,45 +1,21 @@
 import * as assert from 'node:assert';
 import * as path from 'node:path';
-import {Command} from 'commander';
 import * as sinon from 'sinon';
 import {
   checkRepositories,
   configCommand,
   type RepositoryReader,
 } from '../../../shared/cli/config_command';
-import {main, type CliContext} from '../../../shared/cli/main';
 import {parseConfig} from '../../../shared/config';
 import {writeFixtures, TRAINER_MAPPING} from '../config/fixtures';
+import {runCli, runModule} from '../../support/cli';
 
 /** Runs `pushrun ARGS` in process; returns the exit code and what was printed. */
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  let out = '';
-  let err = '';
-  const code = await main(
-    ['node', 'pushrun', ...args],
-    env,
-    t => (out += t),
-    t => (err += t),
-  );
-  return {code, out, err};
-}
+const run = runCli;
 
 /** Runs `config validate` with a fake Artifact Registry, the way `main` wires a module. */
-async function runWith(reader: RepositoryReader, args: string[]) {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const ctx: CliContext = {
-    env: {},
-    out: t => (out += t),
-    err: t => (err += t),
-    setExit: c => (code = c),
-  };
-  const program = new Command('pushrun').exitOverride();
-  configCommand({repositories: () => reader})(program, ctx);
-  await program.parseAsync(['node', 'pushrun', ...args]);
-  return {code, out, err};
-}
+const runWith = (reader: RepositoryReader, args: string[]) =>
+  runModule(configCommand({repositories: () => reader}), args);
 
 describe('pushrun config validate', () => {
   afterEach(() => sinon.restore());

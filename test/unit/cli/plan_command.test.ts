@@ -1,15 +1,14 @@
 import * as assert from 'node:assert';
 import * as path from 'node:path';
-import {Command} from 'commander';
 import * as sinon from 'sinon';
 import {planCommand, type PlanReport} from '../../../shared/cli/plan_command';
-import type {CliContext} from '../../../shared/cli/main';
 import type {
   ContentStore,
   FetchedManifest,
   Registry,
 } from '../../../shared/registry';
 import {writeFixtures} from '../config/fixtures';
+import {runModule} from '../../support/cli';
 
 const IMAGE = 'us-central1-docker.pkg.dev/my-project/ml/trainer';
 const DIGEST = 'sha256:' + 'd'.repeat(64);
@@ -94,26 +93,12 @@ async function plan(
 ) {
   const dir = writeFixtures({'c.yaml': CONFIG});
   const fake = fakeRegistry();
-  let out = '';
-  let err = '';
-  let code = -1;
-  const ctx: CliContext = {
+  const r = await runModule(
+    planCommand({registry: () => fake.registry}),
+    ['plan', '--config', path.join(dir, 'c.yaml'), ...args],
     env,
-    out: t => (out += t),
-    err: t => (err += t),
-    setExit: c => (code = c),
-  };
-  const program = new Command('pushrun').exitOverride();
-  planCommand({registry: () => fake.registry})(program, ctx);
-  await program.parseAsync([
-    'node',
-    'pushrun',
-    'plan',
-    '--config',
-    path.join(dir, 'c.yaml'),
-    ...args,
-  ]);
-  return {code, out, err, fake};
+  );
+  return {...r, fake};
 }
 
 describe('pushrun plan', () => {

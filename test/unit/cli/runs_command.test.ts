@@ -1,10 +1,9 @@
 import * as assert from 'node:assert';
-import {Command} from 'commander';
 import {runsCommand} from '../../../shared/cli/runs_command';
-import type {CliContext} from '../../../shared/cli/main';
 import {MemoryRunStore} from '../../../shared/runs/memory_store';
 import {RunRecord} from '../../../shared/runs/record';
 import {RunStore} from '../../../shared/runs/store';
+import {runModule} from '../../support/cli';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -32,23 +31,8 @@ function record(id: string, extra: Partial<RunRecord> = {}): RunRecord {
 }
 
 /** Runs `pushrun ARGS` with the runs module over `store`, the way `main` wires it. */
-async function run(store: RunStore, args: string[]) {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const ctx: CliContext = {
-    env: {},
-    out: t => (out += t),
-    err: t => (err += t),
-    setExit: c => (code = c),
-  };
-  const program = new Command('pushrun')
-    .exitOverride()
-    .configureOutput({writeOut: ctx.out, writeErr: ctx.err});
-  runsCommand({store: () => store})(program, ctx);
-  await program.parseAsync(['node', 'pushrun', ...args]);
-  return {code, out, err};
-}
+const run = (store: RunStore, args: string[]) =>
+  runModule(runsCommand({store: () => store}), args);
 
 async function seeded() {
   const store = new MemoryRunStore();
