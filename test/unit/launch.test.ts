@@ -1,4 +1,5 @@
 import * as assert from 'node:assert';
+import * as sinon from 'sinon';
 import type {
   BatchJobs,
   CreateJobOutcome,
@@ -28,10 +29,23 @@ mappings:
     job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["b"]}}]}}]}
 `;
 
-/** A fetch that serves one built image like a registry, or answers every request with `status`. */
-function servedFetch(image: BuiltImage, status?: number): typeof fetch {
+/**
+ * A fetch that serves one built image like a registry, answers every request with `status`,
+ * or, with status `'unreachable'`, fails the way fetch does when nothing listens.
+ */
+function servedFetch(
+  image: BuiltImage,
+  status?: number | 'unreachable',
+): typeof fetch {
   const blobs = new Map(image.blobs.map(b => [b.digest, b.bytes]));
   return (async (input: string | URL | Request) => {
+    if (status === 'unreachable') {
+      throw Object.assign(new TypeError('fetch failed'), {
+        cause: Object.assign(new Error('connect ECONNREFUSED'), {
+          code: 'ECONNREFUSED',
+        }),
+      });
+    }
     if (status) return new Response('', {status});
     const url = String(input instanceof Request ? input.url : input);
     const m = /\/v2\/.+\/(manifests|blobs)\/(.+)$/.exec(url);
@@ -60,9 +74,7 @@ function recordingBatch(
       if (a instanceof Error) throw a;
       return a;
     },
-    async getJob() {
-      return undefined;
-    },
+    getJob: sinon.fake.resolves(undefined),
   };
   return {batch, requests};
 }
@@ -87,17 +99,20 @@ describe('launchRuns', () => {
     clean = await buildImage('clean');
     dup = await buildImage('duplicate-layer');
   });
+  afterEach(() => sinon.restore());
 
   function setup(
     image: BuiltImage,
     opts: {
-      status?: number;
+      status?: number | 'unreachable';
       answer?: (r: CreateJobRequest) => CreateJobOutcome | Error;
     } = {},
   ) {
     const {batch, requests} = recordingBatch(opts.answer ?? created);
     const notified: RunRecord[] = [];
-    const notifier: Notifier = {notifyRun: async r => void notified.push(r)};
+    const notifier: Notifier = {
+      notifyRun: sinon.fake(async (r: RunRecord) => void notified.push(r)),
+    };
     const log = makeRecordingLogger();
     const store = new MemoryRunStore();
     const deps: LaunchDeps = {
@@ -148,8 +163,19 @@ describe('launchRuns', () => {
     );
   });
 
-  const failures = [
+  const failures: {
+    name: string;
+    status: number | 'unreachable';
+    error: typeof TransientError | typeof PermanentError;
+  }[] = [
     {name: 'registry 503', status: 503, error: TransientError},
+    {name: 'registry 500', status: 500, error: TransientError},
+    {name: 'registry 429 (rate limited)', status: 429, error: TransientError},
+    {
+      name: 'registry unreachable',
+      status: 'unreachable',
+      error: TransientError,
+    },
     {
       name: 'registry 403 (access not granted yet)',
       status: 403,
@@ -158,10 +184,15 @@ describe('launchRuns', () => {
     {name: 'registry 404', status: 404, error: PermanentError},
   ];
   for (const f of failures) {
-    it(`${f.name} → ${f.error.name}`, async () => {
+    it(`${f.name} → ${f.error.name}, no job, no record`, async () => {
       const t = setup(clean, {status: f.status});
       await assert.rejects(launchRuns(t.push, t.deps), f.error);
       assert.strictEqual(t.requests.length, 0);
+      assert.strictEqual(t.store.records.size, 0);
+      assert.strictEqual(
+        (t.deps.notifier.notifyRun as sinon.SinonSpy).callCount,
+        0,
+      );
     });
   }
 
@@ -179,6 +210,25 @@ describe('launchRuns', () => {
     ]);
     assert.ok(t.store.records.has(`beta-${clean.digest.slice(7, 19)}`));
     assert.ok(!t.store.records.has(`alpha-${clean.digest.slice(7, 19)}`));
+    assert.ok(
+      t.log.lines.some(l => l.decision === 'retry' && l.mapping === 'alpha'),
+    );
+    assert.ok(
+      t.log.lines.some(l => l.decision === 'launched' && l.mapping === 'beta'),
+    );
+  });
+
+  it('an unclassified Batch fault is retried as a TransientError', async () => {
+    const t = setup(clean, {
+      answer: r =>
+        r.jobId.startsWith('beta') ? new Error('socket hang up') : created(r),
+    });
+    await assert.rejects(launchRuns(t.push, t.deps), (e: Error) => {
+      assert.ok(e instanceof TransientError, e.name);
+      assert.match(e.message, /socket hang up/);
+      return true;
+    });
+    assert.ok(t.store.records.has(`alpha-${clean.digest.slice(7, 19)}`));
   });
 
   it('a permanent Batch refusal is logged as failed and does not hold back the others', async () => {
@@ -196,6 +246,11 @@ describe('launchRuns', () => {
     assert.ok(
       t.log.lines.some(l => l.decision === 'failed' && l.mapping === 'alpha'),
     );
+    assert.strictEqual(
+      t.store.records.get(`beta-${clean.digest.slice(7, 19)}`)?.state,
+      'QUEUED',
+    );
+    assert.ok(!t.store.records.has(`alpha-${clean.digest.slice(7, 19)}`));
   });
 
   it('ALREADY_EXISTS is success and folds the new tag into the record', async () => {
@@ -273,6 +328,23 @@ describe('mergeRecord', () => {
       fresh: base,
       changed: false,
       check: () => {},
+    },
+    {
+      name: 'a record without a job uid gets the uid, keeping what it had',
+      current: {...base, launchedAt: new Date(1)},
+      fresh: {...base, jobUid: 'uid-1', launchedAt: new Date(9)},
+      changed: true,
+      check: r => {
+        assert.strictEqual(r.jobUid, 'uid-1');
+        assert.deepStrictEqual(r.launchedAt, new Date(1));
+      },
+    },
+    {
+      name: 'a repeated tag is kept once',
+      current: base,
+      fresh: {...base, tags: ['v1']},
+      changed: false,
+      check: r => assert.deepStrictEqual(r.tags, ['v1']),
     },
     {
       name: 'a record made from job labels gets the verdict and push time',
