@@ -198,16 +198,12 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
       say(`  ${target.padEnd(19)} ${fn.url} (functions-framework)`);
     }
 
-    const [watch] = await stack.topics.notifications.createSubscription(
-      `sandbox-watch-${Date.now()}`,
-    );
-    watch.on('message', message => {
-      message.ack();
+    await stack.watchNotifications(message =>
       say(
         `  [notification] ${message.attributes.type} mapping=${message.attributes.mapping} ` +
           `state=${message.attributes.state}`,
-      );
-    });
+      ),
+    );
 
     say('\npushing the demo images:');
     const pushed: {demo: Demo; digest: string}[] = [];
@@ -224,7 +220,6 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
 
     const store = stack.store();
     const ok = await waitForDemoRuns(store, pushed, opts.timeoutMs);
-    await watch.close();
     const runs = await store.list({limit: 20});
     say('\nruns:\n' + formatRunTable(runs));
     for (const {demo, digest} of pushed) {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type {PubSub, Topic} from '@google-cloud/pubsub';
+import type {Message, PubSub, Topic} from '@google-cloud/pubsub';
 import {batchStateMessage} from '../../test/support/batch_messages';
 import {
   startBatchStandin,
@@ -79,6 +79,8 @@ export interface Stack {
   readonly bridgeUrl?: string;
   /** The run store the functions write, read through the real Firestore adapter. */
   store(): RunStore;
+  /** Every run notification published from now on, acknowledged as it arrives; stops with the stack. */
+  watchNotifications(onMessage?: (m: Message) => void): Promise<Message[]>;
   stop(): Promise<void>;
 }
 
@@ -258,6 +260,19 @@ export async function startStack(
         const {makeRunStore} =
           require('../runs/firestore_store') as typeof import('../runs/firestore_store');
         return (store ??= makeRunStore(env));
+      },
+      async watchNotifications(onMessage) {
+        const messages: Message[] = [];
+        const [sub] = await notifications.createSubscription(
+          `watch-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+        );
+        sub.on('message', (m: Message) => {
+          m.ack();
+          messages.push(m);
+          onMessage?.(m);
+        });
+        stops.push(() => sub.close());
+        return messages;
       },
       stop,
     };

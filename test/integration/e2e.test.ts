@@ -4,7 +4,7 @@
  * closes runs whose messages were lost, and the CLI shows what happened.
  */
 import * as assert from 'node:assert';
-import type {Message, Subscription} from '@google-cloud/pubsub';
+import type {Message} from '@google-cloud/pubsub';
 import {JobState} from '../../shared/batch';
 import {main} from '../../shared/cli/main';
 import type {RunRecord} from '../../shared/runs/record';
@@ -53,8 +53,7 @@ function shuffle<T>(items: T[], rnd: () => number): T[] {
 describe('end to end through the functions', function () {
   this.timeout(180_000);
   let stack: Stack;
-  let subscription: Subscription;
-  const notices: Message[] = [];
+  let notices: Message[] = [];
 
   before(async function () {
     const started = await startStack({
@@ -69,17 +68,10 @@ describe('end to end through the functions', function () {
       this.skip();
     }
     stack = started;
-    [subscription] = await stack.topics.notifications.createSubscription(
-      `e2e-${Date.now()}`,
-    );
-    subscription.on('message', (m: Message) => {
-      m.ack();
-      notices.push(m);
-    });
+    notices = await stack.watchNotifications();
   });
 
   after(async () => {
-    await subscription?.close();
     await stack?.stop();
   });
 

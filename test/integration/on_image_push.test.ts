@@ -3,7 +3,7 @@
  * real docker-registry, the Firestore and Pub/Sub emulators and the Batch stand-in.
  */
 import * as assert from 'node:assert';
-import type {Message, Subscription} from '@google-cloud/pubsub';
+import type {Message} from '@google-cloud/pubsub';
 import {grpc} from 'google-gax';
 import type {RunRecord} from '../../shared/runs/record';
 import {startStack, type Stack} from '../../shared/sandbox/stack';
@@ -81,8 +81,7 @@ describe('onImagePush through functions-framework', function () {
   this.timeout(120_000);
   let stack: Stack;
   let url: string;
-  let subscription: Subscription;
-  const notices: Message[] = [];
+  let notices: Message[] = [];
 
   before(async function () {
     const started = await startStack({
@@ -98,17 +97,10 @@ describe('onImagePush through functions-framework', function () {
     }
     stack = started;
     url = stack.functions.onImagePush!.url;
-    [subscription] = await stack.topics.notifications.createSubscription(
-      `launch-${Date.now()}`,
-    );
-    subscription.on('message', (m: Message) => {
-      m.ack();
-      notices.push(m);
-    });
+    notices = await stack.watchNotifications();
   });
 
   after(async () => {
-    await subscription?.close();
     await stack?.stop();
   });
 
