@@ -351,11 +351,26 @@ async function reconcileOne(
   if (!run.jobName) return;
   const job = await deps.batch.getJob(run.jobName);
   if (!job) {
+    // The job was deleted before its end was seen: close the run so it is announced once
+    // and stops coming back here, instead of staying open forever.
     counts.missing++;
-    deps.log.warn('open run has no Batch job', {
+    const now = (deps.now ?? (() => new Date()))();
+    const closed = await deps.store.update(run.id, current =>
+      current
+        ? applyJobState(current, {state: 'CANCELLED', at: now, finishedAt: now})
+        : {record: undefined, changed: false},
+    );
+    deps.log.warn('open run has no Batch job any more: closed as CANCELLED', {
       jobId: run.id,
-      state: run.state,
+      state: closed.record?.state ?? run.state,
+      previousState: run.state,
     });
+    if (
+      closed.changed &&
+      (await finishAndNotify(run.id, deps)) === 'notified'
+    ) {
+      counts.notified++;
+    }
     return;
   }
   const synced = await syncJob(job, deps);

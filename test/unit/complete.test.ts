@@ -513,18 +513,21 @@ describe('reconcileRuns', () => {
     assert.deepStrictEqual(counts, {
       examined: 7,
       changed: 5,
-      notified: 5,
+      notified: 6,
       busy: 0,
       missing: 1,
       failed: 0,
     });
     assert.strictEqual((await store.get('c'))!.state, 'RUNNING');
     assert.strictEqual((await store.get('young'))!.state, 'QUEUED');
+    // A job Batch no longer knows is closed and announced, not left open forever.
+    assert.strictEqual((await store.get('lost'))!.state, 'CANCELLED');
     assert.deepStrictEqual(notifier.sent.map(r => r.id).sort(), [
       'a',
       'b',
       'd',
       'e',
+      'lost',
       'untold',
     ]);
   });
