@@ -1,8 +1,13 @@
 /** Reads the config file once per process and fails loudly when it is invalid. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {ConfigError, errorMessage} from '../errors';
-import {formatProblem, parseSource, ProblemList, type Problem} from './source';
+import {ConfigError} from '../errors';
+import {
+  formatProblem,
+  parseSource,
+  ProblemList,
+  readText,
+  type Problem,
+} from './source';
 import type {PushrunConfig} from './types';
 import {validateConfig} from './validate';
 
@@ -26,24 +31,18 @@ export interface ConfigReading {
 
 /** Reads and validates a config file without throwing; an unreadable file is one problem. */
 export function readConfig(file: string): ConfigReading {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const why =
-      (e as NodeJS.ErrnoException).code === 'ENOENT'
-        ? 'no such file'
-        : errorMessage(e);
+  const read = readText(file);
+  if ('why' in read) {
     const problem: Problem = {
       file,
       line: 1,
       col: 1,
-      message: `cannot read config: ${why}`,
+      message: `cannot read config: ${read.why}`,
       severity: 'error',
     };
     return {errors: [problem], warnings: []};
   }
-  return parseConfig(text, file);
+  return parseConfig(read.text, file);
 }
 
 /** Validates config text as if read from `file` (`jobFile`s are read relative to its folder). */

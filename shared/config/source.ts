@@ -1,3 +1,5 @@
+import {errorMessage} from '../errors';
+import * as fs from 'node:fs';
 /** YAML (and JSON) sources that remember where each node came from, and problems that point at them. */
 import {
   isMap,
@@ -166,5 +168,15 @@ export class ProblemList {
   ): void {
     const {line, col} = positionOf(source, path, at);
     this.problems.push({file: source.file, line, col, message, severity});
+  }
+}
+
+/** A file's text, or why it cannot be read (`no such file`, or the error's message). */
+export function readText(file: string): {text: string} | {why: string} {
+  try {
+    return {text: fs.readFileSync(file, 'utf8')};
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {why: code === 'ENOENT' ? 'no such file' : errorMessage(e)};
   }
 }

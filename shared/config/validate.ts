@@ -1,5 +1,4 @@
 /** Semantic checks of a schema-checked config, and its compilation into a typed `PushrunConfig`. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import {isKnownRegion, isMultiRegion, locationContains} from '../locations';
@@ -23,6 +22,7 @@ import {
   parseSource,
   positionOf,
   ProblemList,
+  readText,
   type NodePath,
   type Source,
 } from './source';
@@ -301,22 +301,16 @@ function readTemplate(
   }
   const jobFile = raw.jobFile as string;
   const file = path.join(path.dirname(source.file), jobFile);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const why =
-      (e as NodeJS.ErrnoException).code === 'ENOENT'
-        ? 'no such file'
-        : errorMessage(e);
+  const read = readText(file);
+  if ('why' in read) {
     problems.error(
       source,
       [...at, 'jobFile'],
-      `cannot read jobFile ${file}: ${why}`,
+      `cannot read jobFile ${file}: ${read.why}`,
     );
     return undefined;
   }
-  const parsed = parseSource(file, text);
+  const parsed = parseSource(file, read.text);
   for (const p of parsed.problems) problems.problems.push(p);
   if (parsed.problems.some(p => p.severity === 'error')) return undefined;
   if (!isObject(parsed.source.value)) {
