@@ -5,6 +5,7 @@
 import * as assert from 'node:assert';
 import type {Message} from '@google-cloud/pubsub';
 import {grpc} from 'google-gax';
+import {requestIdFor} from '../../shared/job_builder';
 import type {RunRecord} from '../../shared/runs/record';
 import {startStack, type Stack} from '../../shared/sandbox/stack';
 import {postPubsubCloudEvent} from '../support/functions';
@@ -159,6 +160,7 @@ describe('onImagePush through functions-framework', function () {
       r.requestId,
       /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
+    assert.strictEqual(r.requestId, requestIdFor(r.parent, r.jobId));
     const container = r.job.taskGroups[0].taskSpec.runnables[0].container;
     assert.strictEqual(container.imageUri, `${C1}/trainer@${digest}`);
     assert.strictEqual(container.enableImageStreaming, true);
@@ -324,9 +326,26 @@ describe('onImagePush through functions-framework', function () {
     const first = await post(event, {messageId: 'flaky'});
     assert.ok(first >= 500, `first delivery answered ${first}`);
     assert.deepStrictEqual(jobsNamed('flaky-'), []);
+    assert.strictEqual(
+      await stack.store().get(`flaky-${digest.slice(7, 19)}`),
+      undefined,
+    );
+    assert.ok(
+      logsSince(0).some(l => l.decision === 'retry' && l.mapping === 'flaky'),
+    );
     const second = await post(event, {messageId: 'flaky'});
     assert.ok(second < 300, `redelivery answered ${second}`);
     assert.strictEqual(jobsNamed('flaky-').length, 1);
+    const creates = created('flaky-');
+    assert.strictEqual(creates.length, 2);
+    assert.strictEqual(
+      creates[0].request.requestId,
+      creates[1].request.requestId,
+    );
+    assert.strictEqual(
+      (await stack.store().get(`flaky-${digest.slice(7, 19)}`))?.state,
+      'QUEUED',
+    );
   });
 
   it('garbage events are acknowledged with a log line saying why, and start nothing', async () => {
@@ -368,6 +387,27 @@ describe('onImagePush through functions-framework', function () {
       assert.match(String(lines[0].message), /ignored/, c.name);
     }
     assert.strictEqual(stack.standin.jobs.size, jobsBefore);
+  });
+
+  it('an event with an empty HTTP body is acknowledged with a log line saying why', async () => {
+    const before = stack.functions.onImagePush!.logs.length;
+    const requests = stack.standin.requests.length;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'ce-id': 'empty-body',
+        'ce-specversion': '1.0',
+        'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished',
+        'ce-source': '//pubsub.googleapis.com/projects/p/topics/gcr',
+      },
+    });
+    await res.arrayBuffer();
+    assert.ok(res.status < 300, `status ${res.status}`);
+    assert.strictEqual(stack.standin.requests.length, requests);
+    const lines = logsSince(before);
+    assert.strictEqual(lines.length, 1, JSON.stringify(lines));
+    assert.strictEqual(lines[0].decision, 'ignored');
   });
 
   it('an event past the max age is acknowledged and starts nothing', async () => {
