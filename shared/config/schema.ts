@@ -9,6 +9,8 @@ function compiled(): ValidateFunction {
   // Compiled on first use: a function instance pays for it once, on the first event.
   validator ??= new Ajv({
     allErrors: true,
+    // Keeps each error's schema node, whose description says what a pattern wants.
+    verbose: true,
     strict: true,
     allowUnionTypes: true,
   }).compile(schema);
@@ -82,7 +84,11 @@ function describe(
       return {
         target: path,
         at: 'value',
-        message: `${where} does not match ${p.pattern}`,
+        message:
+          `${where} does not match ${p.pattern}` +
+          (typeof e.parentSchema?.description === 'string'
+            ? ` (${e.parentSchema.description})`
+            : ''),
       };
     default:
       return {target: path, at: 'value', message: `${where} ${e.message}`};

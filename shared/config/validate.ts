@@ -119,7 +119,12 @@ export function validateConfig(
   const mappings: Mapping[] = [];
   list.forEach((raw, i) => {
     const at: NodePath = ['mappings', i];
-    if (!clean(at) || !isObject(raw)) return;
+    // A name that breaks its pattern is reported by the schema; the rest of the mapping is
+    // still worth checking, so one run of validate shows every problem.
+    const broken = failed.filter(
+      f => !(f.length === 3 && f[0] === 'mappings' && f[2] === 'name'),
+    );
+    if (touchesFailed(at, broken) || !isObject(raw)) return;
     const name = raw.name as string;
     const seen = firstLine.get(name);
     if (seen !== undefined) {

@@ -40,7 +40,7 @@ describe('loadConfig', () => {
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         assert.deepStrictEqual(e.problems, [
-          `${file}:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$`,
+          `${file}:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$ (Unique; lowercase letters, digits and hyphens, at most 50 characters. The job id is <name>-<first 12 hex digits of the digest>.)`,
           `${file}:4:16 mappings.0.streaming must be one of auto, required, off`,
         ]);
         assert.match(e.message, /invalid config .*c\.yaml: 2 problems/);

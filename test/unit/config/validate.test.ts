@@ -11,6 +11,9 @@ const JOB = `    job:
               - container: {commands: [run]}
 `;
 
+const NAME_HINT =
+  ' (Unique; lowercase letters, digits and hyphens, at most 50 characters. The job id is <name>-<first 12 hex digits of the digest>.)';
+
 /** Validates `yaml` (plus other files) and returns problems with the folder replaced by `DIR`. */
 function problemsOf(yaml: string, files: Record<string, string> = {}) {
   const dir = writeFixtures({'pushrun.yaml': yaml, ...files});
@@ -93,14 +96,22 @@ describe('config validation', () => {
       name: 'name pattern',
       yaml: `mappings:\n  - name: Trainer_1\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n${JOB}`,
       want: [
-        'pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$',
+        `pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$${NAME_HINT}`,
+      ],
+    },
+    {
+      name: 'a bad name does not hide other problems of the mapping',
+      yaml: `mappings:\n  - name: Trainer\n    match: {image: us-docker.pkg.dev/p/r/i}\n${JOB}`,
+      want: [
+        `pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$${NAME_HINT}`,
+        'pushrun.yaml:3:20 the image is in the multi-region "us": set region to a region inside it',
       ],
     },
     {
       name: 'name too long for a job id',
       yaml: `mappings:\n  - name: ${'a'.repeat(51)}\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n${JOB}`,
       want: [
-        'pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$',
+        `pushrun.yaml:2:11 mappings.0.name does not match ^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$${NAME_HINT}`,
       ],
     },
     {
