@@ -233,6 +233,9 @@ function installExitHook(): void {
   process.once('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
+      // An owner with its own handler (the sandbox) stops every part in order; the exit
+      // hook above still kills whatever is left when the process ends.
+      if (process.listenerCount(sig) > 0) return;
       killAll();
       process.exit(sig === 'SIGINT' ? 130 : 143);
     });

@@ -6,6 +6,7 @@ import {ChildProcess, spawn} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import {own, stopChild} from './children';
 import {freePort} from './net';
 
 export {freePort};
@@ -79,20 +80,22 @@ export async function serveFunction(
     ),
     'main.js',
   );
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      `--target=${target}`,
-      '--signature-type=cloudevent',
-      `--port=${port}`,
-      `--source=${root}`,
-    ],
-    {
-      cwd: root,
-      env: {...process.env, ...env},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const child = own(
+    spawn(
+      process.execPath,
+      [
+        bin,
+        `--target=${target}`,
+        '--signature-type=cloudevent',
+        `--port=${port}`,
+        `--source=${root}`,
+      ],
+      {
+        cwd: root,
+        env: {...process.env, ...env},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ),
   );
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
@@ -125,12 +128,8 @@ export async function serveFunction(
     port,
     logs,
     stderr,
-    stop: () =>
-      new Promise<void>(resolve => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    // functions-framework waits for open connections on SIGTERM; SIGKILL after a grace period.
+    stop: () => stopChild(child, 2000),
   };
 }
 

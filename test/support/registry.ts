@@ -2,6 +2,7 @@
  * A real Docker distribution registry (the Debian package `docker-registry`) on loopback, with
  * temporary filesystem storage, for integration tests, benchmarks and the sandbox.
  */
+import {own, stopChild} from './children';
 import {freePort} from './net';
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import {mkdtemp, rm, writeFile} from 'node:fs/promises';
@@ -83,9 +84,11 @@ export async function startRegistry(
     configFile,
     registryConfig(path.join(dir, 'storage'), port, opts),
   );
-  const child = spawn(REGISTRY_BINARY, ['serve', configFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = own(
+    spawn(REGISTRY_BINARY, ['serve', configFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -126,20 +129,6 @@ async function waitUntilReady(
   throw new Error(
     `docker-registry did not answer ${url} within ${START_TIMEOUT_MS / 1000}s: ${stderr()}`,
   );
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve();
-  }
-  return new Promise(resolve => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 /**
