@@ -150,12 +150,12 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
   // Set once the parts are up; the signal handler stops whatever has started by then.
   const running: {stack?: Stack} = {};
   let interrupted = false;
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     say('\nstopping every part...');
     void (running.stack?.stop() ?? Promise.resolve()).then(() =>
-      process.exit(130),
+      process.exit(signal === 'SIGINT' ? 130 : 143),
     );
   };
   process.on('SIGINT', onSignal);
