@@ -213,36 +213,36 @@ lookup() {
   gcloud "$@"
 }
 
+# Runs gcloud quietly: 0 on success, 1 when its error matches the pattern $1 (an answer the
+# caller expects), and stops the script with "$2: gcloud ..." on any other error.
+run_expecting() {
+  local pattern="$1" what="$2" err
+  shift 2
+  if err="$(gcloud "$@" 2>&1 >/dev/null)"; then
+    return 0
+  fi
+  if grep -qiE "$pattern" <<<"$err"; then
+    return 1
+  fi
+  printf '%s\n' "$err" >&2
+  die "$what: gcloud $*"
+}
+
 # Succeeds when a describe command finds its resource, fails when the answer is NOT_FOUND, and
 # stops the script on any other error (permission, network) rather than guessing.
 # A dry run prints the command and answers "missing".
 exists() {
   show gcloud "$@"
   [[ "$dry_run" -eq 1 ]] && return 1
-  local err
-  if err="$(gcloud "$@" 2>&1 >/dev/null)"; then
-    return 0
-  fi
-  if grep -qiE 'NOT_FOUND|not found|does not exist|NotFound' <<<"$err"; then
-    return 1
-  fi
-  printf '%s\n' "$err" >&2
-  die "could not tell whether this exists: gcloud $*"
+  run_expecting 'NOT_FOUND|not found|does not exist|NotFound' \
+    'could not tell whether this exists' "$@"
 }
 
 # Creates a resource; a create that loses a race to another deploy ("already exists") is fine.
 create() {
   show gcloud "$@"
   [[ "$dry_run" -eq 1 ]] && return 0
-  local err
-  if err="$(gcloud "$@" 2>&1 >/dev/null)"; then
-    return 0
-  fi
-  if grep -qiE 'ALREADY_EXISTS|already exists' <<<"$err"; then
-    return 0
-  fi
-  printf '%s\n' "$err" >&2
-  die "failed: gcloud $*"
+  run_expecting 'ALREADY_EXISTS|already exists' 'failed' "$@" || true
 }
 
 # Adds one IAM binding. A service account created seconds ago can be unknown to IAM for a

@@ -4,6 +4,7 @@
  * file: a describe is NOT_FOUND until a create or deploy of the same resource. Config
  * validation runs the real `pushrun config validate` from build/.
  */
+import {TRAINER_MAPPING} from '../unit/config/fixtures';
 import * as assert from 'node:assert';
 import {spawnSync} from 'node:child_process';
 import * as fs from 'node:fs';
@@ -132,16 +133,7 @@ notifications:
   topic: test-notifications
   batchEventsTopic: test-batch-events
 mappings:
-  - name: trainer
-    match:
-      image: us-central1-docker.pkg.dev/my-project/ml/trainer
-    job:
-      taskGroups:
-        - taskSpec:
-            runnables:
-              - container:
-                  commands: ["python", "train.py"]
-`;
+${TRAINER_MAPPING}`;
 
 // Valid YAML, invalid config: an unknown top-level key, a bad mapping name, no `match`.
 const INVALID_CONFIG = `

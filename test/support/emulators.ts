@@ -237,7 +237,8 @@ function installExitHook(): void {
       // hook above still kills whatever is left when the process ends.
       if (process.listenerCount(sig) > 0) return;
       killAll();
-      process.exit(sig === 'SIGINT' ? 130 : 143);
+      // Nobody else handles it: die of the signal itself, as without this hook.
+      process.kill(process.pid, sig);
     });
   }
 }
