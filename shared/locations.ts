@@ -68,17 +68,7 @@ export type MultiRegion = (typeof MULTI_REGIONS)[number];
 export const MULTI_REGION_MEMBERS: Readonly<
   Record<MultiRegion, readonly Region[]>
 > = {
-  us: [
-    'us-central1',
-    'us-east1',
-    'us-east4',
-    'us-east5',
-    'us-south1',
-    'us-west1',
-    'us-west2',
-    'us-west3',
-    'us-west4',
-  ],
+  us: REGIONS.filter(r => r.startsWith('us-')),
   europe: [
     'europe-central2',
     'europe-north1',
@@ -92,17 +82,7 @@ export const MULTI_REGION_MEMBERS: Readonly<
     'europe-west10',
     'europe-west12',
   ],
-  asia: [
-    'asia-east1',
-    'asia-east2',
-    'asia-northeast1',
-    'asia-northeast2',
-    'asia-northeast3',
-    'asia-south1',
-    'asia-south2',
-    'asia-southeast1',
-    'asia-southeast2',
-  ],
+  asia: REGIONS.filter(r => r.startsWith('asia-')),
 };
 
 const REGION_SET: ReadonlySet<string> = new Set(REGIONS);
