@@ -39,7 +39,10 @@ export function isTerminalState(s: JobState): boolean {
   return TERMINAL_STATES.has(s);
 }
 
-/** A CreateJob request; `job` is a `google.cloud.batch.v1.IJob` message object. */
+/**
+ * A CreateJob request; `job` is a plain `google.cloud.batch.v1.IJob` object holding only the
+ * fields that are set (see `toJobMessage`), never a protobufjs instance.
+ */
 export interface CreateJobRequest {
   parent: string;
   jobId: string;

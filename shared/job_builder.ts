@@ -1,16 +1,16 @@
 /**
  * Builds the Batch CreateJob request for one mapping and one pushed image (DESIGN.md config and
- * job identity contracts). Templates are proto3 JSON; they become `google.cloud.batch.v1.Job`
- * messages through proto3-json-serializer against the protos shipped in `@google-cloud/batch`.
+ * job identity contracts). Templates are canonical proto3 JSON (see `job_template.ts`); the job
+ * goes to the client as a plain message object holding only the fields that are set.
  * Job fields: https://cloud.google.com/batch/docs/reference/rest/v1/projects.locations.jobs
  */
 import {createHash} from 'node:crypto';
-import * as protobuf from 'protobufjs';
-import {fromProto3JSON, toProto3JSON} from 'proto3-json-serializer';
+import {isDeepStrictEqual} from 'node:util';
 import type {CreateJobRequest} from './batch';
 import type {JobTemplate, Mapping, PushrunConfig} from './config/types';
 import {fillTemplate, type Placeholder} from './config/placeholders';
 import {imageName, type ImageRef} from './image_ref';
+import {toJobMessage} from './job_template';
 import {STREAMING_CONTAINER_FIELDS, type Verdict} from './verdict';
 
 export type {CreateJobRequest} from './batch';
@@ -25,164 +25,6 @@ export const JOB_LABELS = {
 /** True when `field` is allowed in a streamed container runnable (see `STREAMING_CONTAINER_FIELDS`). */
 export function isStreamingContainerField(field: unknown): boolean {
   return (STREAMING_CONTAINER_FIELDS as readonly unknown[]).includes(field);
-}
-
-const JOB_TYPE_NAME = 'google.cloud.batch.v1.Job';
-let jobType: protobuf.Type | undefined;
-
-/** The `google.cloud.batch.v1.Job` type, loaded from `@google-cloud/batch`'s protos on first use. */
-export function batchJobType(): protobuf.Type {
-  if (!jobType) {
-    const json = require('@google-cloud/batch/build/protos/protos.json');
-    jobType = protobuf.Root.fromJSON(json).lookupType(JOB_TYPE_NAME);
-    jobType.resolveAll();
-  }
-  return jobType;
-}
-
-/** A Job template in proto3 JSON → the Job message; throws on a value of the wrong type. */
-export function jobFromProto3JSON(json: unknown): protobuf.Message {
-  const message = fromProto3JSON(batchJobType(), json as never);
-  if (!message) throw new Error('the job template is null');
-  return message;
-}
-
-/** A Job message → readable proto3 JSON (durations as `"3600s"`, enums by name). */
-export function jobToProto3JSON(job: unknown): Record<string, unknown> {
-  return toProto3JSON(job as protobuf.Message) as Record<string, unknown>;
-}
-
-/** Something in a template the Job message cannot take, and where. */
-export interface TemplateProblem {
-  readonly path: (string | number)[];
-  readonly message: string;
-  /** `key` when the problem is the field's name rather than its value. */
-  readonly at?: 'key';
-}
-
-/**
- * What in a proto3 JSON template the Job message cannot take, each with its path: fields it has
- * no field for (the serializer would silently drop them; `max_run_duration` gets the hint
- * `maxRunDuration`) and scalars of the wrong type or unknown enum names.
- */
-export function jobTemplateProblems(json: unknown): TemplateProblem[] {
-  const found: TemplateProblem[] = [];
-  walkMessage(batchJobType(), json, [], 'Job', found);
-  return found;
-}
-
-// Well-known types proto3 JSON writes as strings, and ones that take free-form JSON.
-const STRING_TYPES = new Set([
-  '.google.protobuf.Duration',
-  '.google.protobuf.Timestamp',
-  '.google.protobuf.FieldMask',
-]);
-const FREE_TYPES = new Set([
-  '.google.protobuf.Struct',
-  '.google.protobuf.Value',
-  '.google.protobuf.ListValue',
-  '.google.protobuf.Any',
-]);
-
-function walkMessage(
-  type: protobuf.Type,
-  json: unknown,
-  path: (string | number)[],
-  where: string,
-  found: TemplateProblem[],
-): void {
-  if (json === null) return;
-  if (typeof json !== 'object' || Array.isArray(json)) {
-    found.push({path, message: `${where} must be an object`});
-    return;
-  }
-  for (const [key, value] of Object.entries(json)) {
-    const field = type.fields[key];
-    const at = [...path, key];
-    const childWhere = `${where}.${key}`;
-    if (!field) {
-      const camel = key.replace(/_([a-z0-9])/g, (_, c: string) =>
-        c.toUpperCase(),
-      );
-      const hint =
-        camel !== key && type.fields[camel] ? ` (write "${camel}")` : '';
-      found.push({
-        path: at,
-        message: `unknown field "${key}" in ${where}${hint}`,
-        at: 'key',
-      });
-      continue;
-    }
-    if (value === null) continue;
-    if (field.repeated && !Array.isArray(value)) {
-      found.push({path: at, message: `${childWhere} must be a list`});
-      continue;
-    }
-    if (field.map && (typeof value !== 'object' || Array.isArray(value))) {
-      found.push({path: at, message: `${childWhere} must be a map`});
-      continue;
-    }
-    const items: [unknown, (string | number)[], string][] = field.repeated
-      ? (value as unknown[]).map((v, i) => [
-          v,
-          [...at, i],
-          `${childWhere}[${i}]`,
-        ])
-      : field.map
-        ? Object.entries(value).map(([k, v]) => [
-            v,
-            [...at, k],
-            `${childWhere}.${k}`,
-          ])
-        : [[value, at, childWhere]];
-    const resolved = field.resolvedType;
-    for (const [v, p, w] of items) {
-      if (resolved instanceof protobuf.Type) {
-        if (FREE_TYPES.has(resolved.fullName)) continue;
-        if (STRING_TYPES.has(resolved.fullName)) {
-          if (typeof v !== 'string') {
-            const example =
-              resolved.name === 'Duration' ? ' such as "3600s"' : '';
-            found.push({path: p, message: `${w} must be a string${example}`});
-          }
-          continue;
-        }
-        walkMessage(resolved, v, p, w, found);
-      } else {
-        const bad = scalarProblem(field, resolved, v);
-        if (bad) found.push({path: p, message: `${w} must be ${bad}`});
-      }
-    }
-  }
-}
-
-const NUMERIC = /^(?:(?:(?:u?int|s?fixed|sint)(?:32|64))|float|double)$/;
-
-// What proto3 JSON accepts for a scalar or enum value, as the serializer checks it.
-function scalarProblem(
-  field: protobuf.Field,
-  type: protobuf.Enum | protobuf.Type | null,
-  value: unknown,
-): string | undefined {
-  if (type instanceof protobuf.Enum) {
-    if (typeof value === 'number' && Object.values(type.values).includes(value))
-      return;
-    if (typeof value === 'string' && value in type.values) return;
-    return `one of ${Object.keys(type.values).join(', ')}`;
-  }
-  if (NUMERIC.test(field.type)) {
-    const ok =
-      typeof value === 'number' ||
-      (typeof value === 'string' &&
-        value.trim() !== '' &&
-        !isNaN(Number(value)));
-    return ok ? undefined : 'a number';
-  }
-  if (field.type === 'string')
-    return typeof value === 'string' ? undefined : 'a string';
-  if (field.type === 'bool')
-    return typeof value === 'boolean' ? undefined : 'true or false';
-  return undefined;
 }
 
 /** A container runnable of a template, with where it sits. */
@@ -293,14 +135,15 @@ export function buildCreateJobRequest(input: BuildJobInput): CreateJobRequest {
     [JOB_LABELS.digest]: digestHex(ref.digest).slice(0, 32),
     [JOB_LABELS.streaming]: String(streaming),
   };
+  // The template's own notifications stay as written; pushrun's is added unless already there.
   const ours = {
     pubsubTopic: topicName(config.notifications.batchEventsTopic, project),
     message: {type: 'JOB_STATE_CHANGED'},
   };
-  const theirs = asArray(job.notifications).filter(
-    n => !sameNotification(n, ours),
-  );
-  job.notifications = [...theirs, ours];
+  const theirs = asArray(job.notifications);
+  job.notifications = theirs.some(n => isDeepStrictEqual(n, ours))
+    ? theirs
+    : [...theirs, ours];
   if (input.serviceAccount) {
     const policy = asObject(job.allocationPolicy) ?? {};
     if (!asObject(policy.serviceAccount)?.email) {
@@ -314,7 +157,7 @@ export function buildCreateJobRequest(input: BuildJobInput): CreateJobRequest {
   return {
     parent,
     jobId,
-    job: jobFromProto3JSON(job) as unknown as Record<string, unknown>,
+    job: toJobMessage(job),
     requestId: requestIdFor(parent, jobId),
   };
 }
@@ -339,12 +182,6 @@ export function requestIdFor(parent: string, jobId: string): string {
 
 function digestHex(digest: string): string {
   return digest.slice(digest.indexOf(':') + 1);
-}
-
-function sameNotification(a: unknown, b: {pubsubTopic: string}): boolean {
-  const n = asObject(a);
-  const type = asObject(n?.message)?.type;
-  return n?.pubsubTopic === b.pubsubTopic && type === 'JOB_STATE_CHANGED';
 }
 
 function getPath(value: unknown, path: readonly (string | number)[]): unknown {

@@ -14,7 +14,7 @@ import {
   parseImageRef,
   type ImageRef,
 } from '../image_ref';
-import {jobToProto3JSON} from '../job_builder';
+import {jobToProto3JSON} from '../job_template';
 import {planPush, type PlannedRun} from '../plan';
 import {makeRegistry, type Registry} from '../registry';
 import type {CliContext, CommandModule} from './main';
@@ -137,7 +137,8 @@ async function runPlan(
     return;
   }
   const config = reading.config;
-  const project = ctx.env.GOOGLE_CLOUD_PROJECT || ref.project;
+  const project =
+    ctx.env.GOOGLE_CLOUD_PROJECT || ctx.env.GCLOUD_PROJECT || ref.project;
   if (!project) {
     return fail(
       'set GOOGLE_CLOUD_PROJECT: the image is not in Artifact Registry, so it names no project',
@@ -163,11 +164,13 @@ async function runPlan(
   const {tag: refTag, ...untagged} = ref;
   const digestRef: ImageRef = {...untagged, digest: facts.digest};
   const tag = opts.tag ?? refTag;
+  // The same identity the deployed launcher gives jobs, so the plan is the request a push sends.
   const runs = planPush(
     {digestRef, ...(tag !== undefined && {tag})},
     config,
     facts,
     project,
+    ctx.env.PUSHRUN_JOB_SERVICE_ACCOUNT || undefined,
   );
   const report = planReport(
     digestRef,

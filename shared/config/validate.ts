@@ -2,12 +2,13 @@
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import {isKnownRegion, isMultiRegion, locationContains} from '../locations';
+import {isStreamingContainerField, pushedImageContainers} from '../job_builder';
 import {
-  isStreamingContainerField,
-  jobFromProto3JSON,
+  canonicalJobTemplate,
   jobTemplateProblems,
-  pushedImageContainers,
-} from '../job_builder';
+  toJobMessage,
+  writtenPath,
+} from '../job_template';
 import {errorMessage} from '../errors';
 import {
   fillTemplate,
@@ -193,9 +194,10 @@ function checkMapping(
   }
 
   const template = readTemplate(source, at, raw, problems);
-  if (template) checkTemplate(template, streaming, problems);
+  const job = template && checkTemplate(template, streaming, problems);
 
-  if (problems.errors.length > errorsBefore || !template) return undefined;
+  if (problems.errors.length > errorsBefore || !template || !job)
+    return undefined;
   return {
     name,
     imageGlob: match.image,
@@ -203,7 +205,7 @@ function checkMapping(
     ...(tagFilters && {tagFilters}),
     ...(region !== undefined && {region}),
     streaming,
-    job: template.value,
+    job,
     jobSource: template.source.file,
     imagePosition: {file: source.file, ...positionOf(source, imageAt)},
   };
@@ -329,11 +331,12 @@ function readTemplate(
   };
 }
 
+/** Checks a template; returns it in canonical form when Batch can take it. */
 function checkTemplate(
   t: Template,
   streaming: StreamingPolicy,
   problems: ProblemList,
-): void {
+): JobTemplate | undefined {
   const errorsBefore = problems.errors.length;
   visitStrings(t.value, (text, p) => {
     for (const name of placeholdersIn(text)) {
@@ -346,18 +349,25 @@ function checkTemplate(
       }
     }
   });
-  for (const p of jobTemplateProblems(t.value)) {
+  const templateProblems = jobTemplateProblems(t.value);
+  for (const p of templateProblems) {
     problems.error(t.source, [...t.at, ...p.path], p.message, p.at);
   }
-  const groups = t.value.taskGroups;
+  if (templateProblems.length) return undefined;
+  const job = canonicalJobTemplate(t.value);
+  const written = (p: readonly (string | number)[]) => [
+    ...t.at,
+    ...writtenPath(t.value, p),
+  ];
+  const groups = job.taskGroups;
   if (!Array.isArray(groups) || groups.length === 0) {
     problems.error(t.source, t.at, 'the job has no taskGroups');
   }
-  const containers = pushedImageContainers(t.value);
+  const containers = pushedImageContainers(job);
   if (Array.isArray(groups) && groups.length && containers.length === 0) {
     problems.warn(
       t.source,
-      [...t.at, 'taskGroups'],
+      written(['taskGroups']),
       'no container runnable runs the pushed image (leave imageUri out, or write ${IMAGE})',
     );
   }
@@ -366,7 +376,7 @@ function checkTemplate(
       for (const field of Object.keys(c.container)) {
         if (isStreamingContainerField(field)) continue;
         const message = `container field "${field}" is not allowed with image streaming`;
-        const where = [...t.at, ...c.path, field];
+        const where = written([...c.path, field]);
         if (streaming === 'required') {
           problems.error(
             t.source,
@@ -385,11 +395,11 @@ function checkTemplate(
       }
     }
   }
-  if (problems.errors.length > errorsBefore) return;
+  if (problems.errors.length > errorsBefore) return undefined;
   // Convert as the builder will, with sample values, so a template that validates also builds.
   try {
-    jobFromProto3JSON(
-      fillTemplate(t.value, {
+    toJobMessage(
+      fillTemplate(job, {
         IMAGE: 'us-docker.pkg.dev/p/r/i@sha256:' + '0'.repeat(64),
         IMAGE_DIGEST: 'sha256:' + '0'.repeat(64),
         IMAGE_TAG: 'latest',
@@ -403,7 +413,9 @@ function checkTemplate(
       t.at,
       `the job is not a valid Batch Job: ${errorMessage(e)}`,
     );
+    return undefined;
   }
+  return job;
 }
 
 function lineOf(source: Source, p: NodePath): number {

@@ -4,13 +4,18 @@
  * Google Batch has no emulator, so this is a gRPC server for `google.cloud.batch.v1.BatchService`
  * built from the `.proto` files that ship inside `@google-cloud/batch`: the real client talks to
  * it over the real protocol. It keeps jobs in memory, checks what Batch checks on create (jobId
- * pattern, parent, one task group, labels), records every request, injects faults on demand and
- * can walk jobs through their states. It is the only fake in the test setup.
+ * pattern, parent, one task group, labels), records every request with its bytes, injects faults
+ * on demand and can walk jobs through their states. It is the only fake in the test setup.
+ *
+ * It reads requests as strictly as Google does: a request that sets two members of one `oneof`
+ * (which protobufjs would keep, but Google's runtime reads as the last one only) is refused with
+ * INVALID_ARGUMENT, naming both.
  */
 import {randomUUID} from 'node:crypto';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import * as protobuf from 'protobufjs';
 import {JobState, isTerminalState} from '../../shared/batch';
 
 /** A job as the stand-in stores it: a `google.cloud.batch.v1.Job` message object (camelCase). */
@@ -37,10 +42,11 @@ export const STANDIN_METHODS = [
 /** A served RPC name. */
 export type StandinMethod = (typeof STANDIN_METHODS)[number];
 
-/** One request as received, decoded with the loader options below. */
+/** One request as received: decoded with the loader options below, and its bytes. */
 export interface RecordedRequest {
   method: string;
   request: Record<string, unknown>;
+  raw: Buffer;
 }
 
 /** Called after each lifecycle transition, with the job as it now is. */
@@ -122,6 +128,59 @@ function loadBatchService(): ServiceDef {
     LOADER_OPTIONS,
   );
   return def['google.cloud.batch.v1.BatchService'] as ServiceDef;
+}
+
+// The request's bytes ride along with the decoded object, for the recording and the oneof check.
+const RAW = Symbol('raw request bytes');
+
+let batchRoot: protobuf.Root | undefined;
+
+/**
+ * The first `oneof` that the message sets two members of, as "Type.a and Type.b (oneof o)".
+ * protobufjs decodes every field on the wire as an own property, so both members show.
+ */
+export function oneofConflict(
+  typeName: string,
+  bytes: Uint8Array,
+): string | undefined {
+  batchRoot ??= protobuf.Root.fromJSON(
+    require('@google-cloud/batch/build/protos/protos.json'),
+  );
+  const type = batchRoot.lookupType(typeName);
+  return conflictIn(type, type.decode(bytes), typeName.split('.').pop()!);
+}
+
+function conflictIn(
+  type: protobuf.Type,
+  message: object,
+  where: string,
+): string | undefined {
+  const has = (name: string) =>
+    Object.prototype.hasOwnProperty.call(message, name);
+  for (const oneof of type.oneofsArray) {
+    const set = oneof.oneof.filter(has);
+    if (set.length > 1) {
+      return `${where} sets ${set.join(' and ')} of oneof ${oneof.name}; Batch reads only the last`;
+    }
+  }
+  for (const field of type.fieldsArray) {
+    const sub = field.resolve().resolvedType;
+    if (!(sub instanceof protobuf.Type) || !has(field.name)) continue;
+    const value = (message as Record<string, unknown>)[field.name];
+    const items: [string, unknown][] = field.repeated
+      ? (value as unknown[]).map((v, i) => [`${where}.${field.name}[${i}]`, v])
+      : field.map
+        ? Object.entries(value as object).map(([k, v]) => [
+            `${where}.${field.name}.${k}`,
+            v,
+          ])
+        : [[`${where}.${field.name}`, value]];
+    for (const [w, v] of items) {
+      const found = conflictIn(sub, v as object, w);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 class RpcError extends Error {
@@ -366,11 +425,26 @@ export async function startBatchStandin(
   for (const [key, method] of Object.entries(service)) {
     const rpcName = method.path.split('/').pop()!;
     const handler = handlers[rpcName as StandinMethod];
+    const decode = method.requestDeserialize;
+    method.requestDeserialize = (bytes: Buffer) =>
+      Object.assign(decode(bytes) as object, {[RAW]: Buffer.from(bytes)});
     impl[key] = (
       call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
-      requests.push({method: rpcName, request: call.request});
+      const raw = (call.request as {[RAW]?: Buffer})[RAW] ?? Buffer.alloc(0);
+      requests.push({method: rpcName, request: call.request, raw});
+      const conflict = oneofConflict(
+        `google.cloud.batch.v1.${rpcName}Request`,
+        raw,
+      );
+      if (conflict) {
+        callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: `stand-in: ${conflict}`,
+        });
+        return;
+      }
       const fault = takeFault(rpcName);
       if (fault !== undefined) {
         callback({

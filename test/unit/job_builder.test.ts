@@ -8,11 +8,9 @@ import {parseImageRef} from '../../shared/image_ref';
 import {
   buildCreateJobRequest,
   containerRunnables,
-  jobFromProto3JSON,
-  jobTemplateProblems,
-  jobToProto3JSON,
   requestIdFor,
 } from '../../shared/job_builder';
+import {jobToProto3JSON} from '../../shared/job_template';
 
 /** The parts of a job in proto3 JSON the tests read. */
 interface JobJson {
@@ -64,6 +62,8 @@ mappings:
       notifications:
         - pubsubTopic: projects/my-project/topics/audit
           message: {type: TASK_STATE_CHANGED}
+        - pubsubTopic: projects/my-project/topics/batch-events
+          message: {type: JOB_STATE_CHANGED, newJobState: FAILED}
       logsPolicy: {destination: CLOUD_LOGGING}
 `;
   const {config, errors} = parseConfig(yaml, 'pushrun.yaml');
@@ -166,13 +166,46 @@ describe('buildCreateJobRequest', () => {
     });
   });
 
-  it("adds the JOB_STATE_CHANGED notification and keeps the template's", () => {
+  it("adds the JOB_STATE_CHANGED notification and keeps the template's, even on its topic", () => {
     const {json} = build('auto', true);
     assert.deepStrictEqual(json.notifications, [
       {
         pubsubTopic: 'projects/my-project/topics/audit',
         message: {type: 'TASK_STATE_CHANGED'},
       },
+      {
+        pubsubTopic: 'projects/my-project/topics/batch-events',
+        message: {type: 'JOB_STATE_CHANGED', newJobState: 'FAILED'},
+      },
+      {
+        pubsubTopic: 'projects/my-project/topics/batch-events',
+        message: {type: 'JOB_STATE_CHANGED'},
+      },
+    ]);
+  });
+
+  it("does not repeat pushrun's own notification when the template already has it", () => {
+    const yaml = `
+notifications: {batchEventsTopic: batch-events}
+mappings:
+  - name: trainer
+    match: {image: ${IMAGE}}
+    job:
+      taskGroups: [{taskSpec: {runnables: [{container: {}}]}}]
+      notifications:
+        - {pubsubTopic: projects/my-project/topics/batch-events, message: {type: JOB_STATE_CHANGED}}
+`;
+    const {config, errors} = parseConfig(yaml, 'pushrun.yaml');
+    assert.deepStrictEqual(errors, []);
+    const request = buildCreateJobRequest({
+      mapping: config!.mappings[0],
+      config: config!,
+      ref: parseImageRef(PINNED),
+      verdict: {streamable: true, reasons: []},
+      project: 'my-project',
+      region: 'us-central1',
+    });
+    assert.deepStrictEqual(jobToProto3JSON(request.job).notifications, [
       {
         pubsubTopic: 'projects/my-project/topics/batch-events',
         message: {type: 'JOB_STATE_CHANGED'},
@@ -194,8 +227,8 @@ describe('buildCreateJobRequest', () => {
     );
     assert.strictEqual(
       message.logsPolicy.destination,
-      1,
-      'enum by number in the message',
+      'CLOUD_LOGGING',
+      'enum by name in the message',
     );
   });
 
@@ -242,64 +275,5 @@ describe('containerRunnables', () => {
       'entrypoint',
       'imageUri',
     ]);
-  });
-});
-
-describe('jobTemplateProblems', () => {
-  const cases = [
-    {
-      name: 'snake_case field',
-      job: {task_groups: []},
-      want: /unknown field "task_groups" in Job \(write "taskGroups"\)/,
-    },
-    {
-      name: 'misspelled field',
-      job: {taskGroups: [{taskSpec: {maxRunDuraton: '1s'}}]},
-      want: /unknown field "maxRunDuraton" in Job.taskGroups\[0\].taskSpec$/,
-    },
-    {
-      name: 'duration as a number',
-      job: {taskGroups: [{taskSpec: {maxRunDuration: 60}}]},
-      want: /maxRunDuration must be a string such as "3600s"/,
-    },
-    {
-      name: 'unknown enum name',
-      job: {logsPolicy: {destination: 'STDOUT'}},
-      want: /destination must be one of .*CLOUD_LOGGING/,
-    },
-    {
-      name: 'int64 as a word',
-      job: {taskGroups: [{taskCount: 'two'}]},
-      want: /taskCount must be a number/,
-    },
-    {
-      name: 'list as a string',
-      job: {
-        taskGroups: [{taskSpec: {runnables: [{container: {commands: 'go'}}]}}],
-      },
-      want: /commands must be a list/,
-    },
-    {
-      name: 'message as a string',
-      job: {allocationPolicy: 'big'},
-      want: /Job.allocationPolicy must be an object/,
-    },
-    {
-      name: 'label value not a string',
-      job: {labels: {n: 1}},
-      want: /Job.labels.n must be a string/,
-    },
-  ];
-  for (const c of cases) {
-    it(c.name, () => {
-      const problems = jobTemplateProblems(c.job);
-      assert.strictEqual(problems.length, 1, JSON.stringify(problems));
-      assert.match(problems[0].message, c.want);
-    });
-  }
-  it('accepts a template in proto3 JSON', () => {
-    const job = configWith('auto').mappings[0].job;
-    assert.deepStrictEqual(jobTemplateProblems(job), []);
-    assert.ok(jobFromProto3JSON(job));
   });
 });

@@ -150,6 +150,22 @@ describe('pushrun plan', () => {
     );
   });
 
+  it('gives jobs the identity the launcher gives them (PUSHRUN_JOB_SERVICE_ACCOUNT)', async () => {
+    const sa = 'pushrun-jobs@batch-project.iam.gserviceaccount.com';
+    const r = await plan([`${IMAGE}@${DIGEST}`, '--json'], {
+      GOOGLE_CLOUD_PROJECT: 'batch-project',
+      PUSHRUN_JOB_SERVICE_ACCOUNT: sa,
+    });
+    assert.strictEqual(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as PlanReport;
+    for (const run of report.runs) {
+      const job = run.request!.job as {
+        allocationPolicy?: {serviceAccount?: {email?: string}};
+      };
+      assert.strictEqual(job.allocationPolicy?.serviceAccount?.email, sa);
+    }
+  });
+
   it('--tag sets the tag of a push by digest', async () => {
     const r = await plan([`${IMAGE}@${DIGEST}`, '--tag', '2.1', '--json']);
     const report = JSON.parse(r.out) as PlanReport;

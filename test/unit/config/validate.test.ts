@@ -49,6 +49,36 @@ describe('config validation', () => {
     assert.strictEqual(config!.mappings[0].region, undefined);
   });
 
+  it('accepts proto field names and null, as proto3 JSON allows, and keeps the canonical job', () => {
+    const {errors, warnings, config} = problemsOf(
+      'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      task_groups:\n        - task_count: 2\n          parallelism: null\n          task_spec:\n            max_run_duration: 60s\n            runnables:\n              - container: {image_uri: "${IMAGE}", commands: [run], block_external_network: true}\n      allocation_policy: null\n      logs_policy: {destination: CLOUD_LOGGING}\n',
+    );
+    assert.deepStrictEqual(errors, []);
+    assert.deepStrictEqual(warnings, [
+      'pushrun.yaml:11:69 container field "blockExternalNetwork" is not allowed with image streaming: this job will pull the image instead',
+    ]);
+    assert.deepStrictEqual(config!.mappings[0].job, {
+      taskGroups: [
+        {
+          taskCount: 2,
+          taskSpec: {
+            maxRunDuration: '60s',
+            runnables: [
+              {
+                container: {
+                  imageUri: '${IMAGE}',
+                  commands: ['run'],
+                  blockExternalNetwork: true,
+                },
+              },
+            ],
+          },
+        },
+      ],
+      logsPolicy: {destination: 'CLOUD_LOGGING'},
+    });
+  });
+
   it('accepts the example config in the repository', () => {
     const r = readConfig(path.join(repoRoot(), 'config/pushrun.yaml'));
     assert.deepStrictEqual(r.errors, []);
@@ -263,9 +293,9 @@ describe('config validation', () => {
     },
     {
       name: 'field the Job message does not have',
-      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            max_run_duration: 60s\n            runnables:\n              - container: {commands: [run]}\n',
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskSpec:\n            maxRunduration: 60s\n            runnables:\n              - container: {commands: [run]}\n',
       want: [
-        'pushrun.yaml:7:13 unknown field "max_run_duration" in Job.taskGroups[0].taskSpec (write "maxRunDuration")',
+        'pushrun.yaml:7:13 unknown field "maxRunduration" in Job.taskGroups[0].taskSpec (write "maxRunDuration")',
       ],
     },
     {
@@ -285,6 +315,41 @@ describe('config validation', () => {
       yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    streaming: required\n    job:\n      taskGroups:\n        - taskSpec:\n            runnables:\n              - container:\n                  commands: [run]\n                  options: --privileged\n',
       want: [
         'pushrun.yaml:11:19 container field "options" is not allowed with image streaming, and streaming is required',
+      ],
+    },
+    {
+      name: 'an int32 out of range',
+      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n${JOB}            maxRetryCount: 3000000000\n`,
+      want: [
+        'pushrun.yaml:9:28 Job.taskGroups[0].taskSpec.maxRetryCount must be between -2147483648 and 2147483647 (int32), not 3000000000',
+      ],
+    },
+    {
+      name: 'an int64 written as a fraction in a string',
+      yaml: 'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      taskGroups:\n        - taskCount: "1.5"\n          taskSpec: {runnables: [{container: {commands: [run]}}]}\n',
+      want: [
+        'pushrun.yaml:6:22 Job.taskGroups[0].taskCount must be a whole number (int64)',
+      ],
+    },
+    {
+      name: 'an int64 number past 2^53',
+      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n${JOB}      priority: 9007199254740993\n`,
+      want: [
+        'pushrun.yaml:9:17 Job.priority is past 2^53, where a number loses digits: write it in quotes, as a string',
+      ],
+    },
+    {
+      name: 'two members of one oneof',
+      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n${JOB}      allocationPolicy:\n        instances: [{policy: {machineType: e2-standard-4}, instanceTemplate: t}]\n`,
+      want: [
+        'pushrun.yaml:10:60 Job.allocationPolicy.instances[0] sets both "policy" and "instanceTemplate", but a Batch job takes only one of "policy", "instanceTemplate"',
+      ],
+    },
+    {
+      name: 'one field under both of its names',
+      yaml: `mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n${JOB}      logsPolicy: {destination: CLOUD_LOGGING}\n      logs_policy: {destination: CLOUD_LOGGING}\n`,
+      want: [
+        'pushrun.yaml:10:7 Job sets "logsPolicy" twice, as "logsPolicy" and "logs_policy"',
       ],
     },
   ];
