@@ -33,6 +33,14 @@ export async function openLayer(blob: Buffer): Promise<LayerContents> {
         };
       }
       tar = zstdDecompressSync(blob);
+      // Node's zstd reports no error for a truncated or corrupt frame, only no output; a tar,
+      // even an empty one, is never nothing.
+      if (tar.length === 0) {
+        return {
+          unreadable:
+            'its zstd frame decompresses to nothing (truncated or corrupt)',
+        };
+      }
     } else tar = blob;
   } catch (e) {
     return {unreadable: `it does not decompress (${(e as Error).message})`};

@@ -1,7 +1,41 @@
 import * as assert from 'node:assert';
+import * as zlib from 'node:zlib';
 import {gzipSync} from 'node:zlib';
 import {openLayer} from '../../../shared/registry/layer_contents';
 import {KNOWN_EMPTY_GZIP, gzipWithMtime, makeTar} from '../../support/images';
+
+// zlib compresses zstd from Node 22.15 on; before that a zstd layer cannot be opened.
+const zstd = (zlib as unknown as {zstdCompressSync?: (b: Buffer) => Buffer})
+  .zstdCompressSync;
+
+function zstdCases() {
+  if (!zstd) {
+    return [
+      {
+        name: `zstd on Node ${process.versions.node}, which has no zstd`,
+        blob: async () => Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0]),
+        want: /zstd layers need Node 22\.15 or later/,
+      },
+    ];
+  }
+  return [
+    {
+      name: 'an empty tar, zstd-compressed',
+      blob: async () => zstd(Buffer.alloc(1024)),
+      want: 0,
+    },
+    {
+      name: 'a one-byte file, zstd-compressed',
+      blob: async () => zstd(await makeTar({x: 'y'})),
+      want: 1,
+    },
+    {
+      name: 'a truncated zstd frame is not taken for an empty layer',
+      blob: async () => zstd(await makeTar({x: 'y'})).subarray(0, 20),
+      want: /decompresses to nothing/,
+    },
+  ];
+}
 
 describe('openLayer', () => {
   const cases: {
@@ -40,11 +74,7 @@ describe('openLayer', () => {
       blob: () => makeTar({a: '1', b: '2'}),
       want: 2,
     },
-    {
-      name: 'zstd on a Node without zstd',
-      blob: async () => Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0]),
-      want: /zstd|decompress/,
-    },
+    ...zstdCases(),
     {
       name: 'not a tar',
       blob: async () => Buffer.from('hello world'.repeat(60)),
