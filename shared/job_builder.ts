@@ -11,7 +11,8 @@ import type {JobTemplate, Mapping, PushrunConfig} from './config/types';
 import {fillTemplate, type Placeholder} from './config/placeholders';
 import {imageName, type ImageRef} from './image_ref';
 import {toJobMessage} from './job_template';
-import {STREAMING_CONTAINER_FIELDS, type Verdict} from './verdict';
+import {asArray, asObject, pushedImageContainers} from './containers';
+import type {Verdict} from './verdict';
 
 export type {CreateJobRequest} from './batch';
 
@@ -21,47 +22,6 @@ export const JOB_LABELS = {
   digest: 'pushrun-digest',
   streaming: 'pushrun-streaming',
 } as const;
-
-/** True when `field` is allowed in a streamed container runnable (see `STREAMING_CONTAINER_FIELDS`). */
-export function isStreamingContainerField(field: unknown): boolean {
-  return (STREAMING_CONTAINER_FIELDS as readonly unknown[]).includes(field);
-}
-
-/** A container runnable of a template, with where it sits. */
-export interface ContainerRunnable {
-  readonly path: (string | number)[];
-  readonly container: Readonly<Record<string, unknown>>;
-}
-
-/**
- * The container runnables of a template that run the pushed image (`imageUri` absent or
- * `${IMAGE}`), with their paths: the ones pushrun pins and may stream.
- */
-export function pushedImageContainers(job: JobTemplate): ContainerRunnable[] {
-  const found: ContainerRunnable[] = [];
-  asArray(job.taskGroups).forEach((group, g) => {
-    const spec = asObject(asObject(group)?.taskSpec);
-    asArray(spec?.runnables).forEach((runnable, r) => {
-      const container = asObject(asObject(runnable)?.container);
-      if (!container) return;
-      const uri = container.imageUri;
-      if (uri === undefined || uri === '' || uri === '${IMAGE}') {
-        found.push({
-          path: ['taskGroups', g, 'taskSpec', 'runnables', r, 'container'],
-          container,
-        });
-      }
-    });
-  });
-  return found;
-}
-
-/** The containers that run the pushed image, as `streamingVerdict` takes them. */
-export function containerRunnables(
-  job: JobTemplate,
-): Readonly<Record<string, unknown>>[] {
-  return pushedImageContainers(job).map(c => c.container);
-}
 
 /** Everything one CreateJob needs to know. */
 export interface BuildJobInput {
@@ -188,14 +148,4 @@ function getPath(value: unknown, path: readonly (string | number)[]): unknown {
   let v = value;
   for (const p of path) v = (v as Record<string | number, unknown>)[p];
   return v;
-}
-
-function asArray(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
-function asObject(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : undefined;
 }

@@ -5,11 +5,8 @@
  */
 import type {Mapping, PushrunConfig} from './config/types';
 import {isMultiRegion} from './locations';
-import {
-  buildCreateJobRequest,
-  containerRunnables,
-  type CreateJobRequest,
-} from './job_builder';
+import {containerRunnables} from './containers';
+import {buildCreateJobRequest, type CreateJobRequest} from './job_builder';
 import type {ImageRef} from './image_ref';
 import {matchMappings} from './matching';
 import {

@@ -4,6 +4,7 @@
  * (https://cloud.google.com/batch/docs/use-image-streaming#limitations).
  */
 import {formatImageRef, type ImageRef, type ImageSource} from './image_ref';
+import {STREAMING_CONTAINER_FIELDS, unstreamableFields} from './containers';
 import {isMultiRegion, locationContains} from './locations';
 
 /** Why an image cannot be streamed (DESIGN.md contract). */
@@ -101,15 +102,6 @@ export const KNOWN_EMPTY_DIFF_IDS: ReadonlySet<string> = new Set([
   'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef',
   'sha256:84ff92691f909a05b224e1c56abb4864f01b4f8e3c854e4bb4c7baf1d3f6d652',
 ]);
-
-/** Container fields Batch accepts on a streamed container runnable. */
-export const STREAMING_CONTAINER_FIELDS = [
-  'imageUri',
-  'commands',
-  'entrypoint',
-  'volumes',
-  'enableImageStreaming',
-] as const;
 
 /** Whether a layer is known to be empty: a known empty digest or diff_id, or a tar with no entries. */
 export function isEmptyLayer(layer: LayerFacts): boolean {
@@ -244,32 +236,13 @@ function duplicateLayerReasons(layers: readonly LayerFacts[]): Reason[] {
   return reasons;
 }
 
-// proto3 JSON omits default values, so a default value written out is the same as unset.
-function isSet(value: unknown): boolean {
-  if (
-    value === undefined ||
-    value === null ||
-    value === false ||
-    value === '' ||
-    value === 0
-  ) {
-    return false;
-  }
-  if (Array.isArray(value)) return value.length > 0;
-  if (typeof value === 'object') return Object.keys(value).length > 0;
-  return true;
-}
-
 function containerReasons(
   containers: readonly Record<string, unknown>[],
 ): Reason[] {
-  const allowed: readonly string[] = STREAMING_CONTAINER_FIELDS;
   return containers.flatMap((container, i) =>
-    Object.entries(container)
-      .filter(([field, value]) => !allowed.includes(field) && isSet(value))
-      .map(([field]) => ({
-        code: 'UNSUPPORTED_CONTAINER_FIELD' as const,
-        message: `Container runnable ${i + 1} sets \`${field}\`; with image streaming Batch accepts only ${STREAMING_CONTAINER_FIELDS.join(', ')}. Remove \`${field}\`, or turn streaming off for this job.`,
-      })),
+    unstreamableFields(container).map(field => ({
+      code: 'UNSUPPORTED_CONTAINER_FIELD' as const,
+      message: `Container runnable ${i + 1} sets \`${field}\`; with image streaming Batch accepts only ${STREAMING_CONTAINER_FIELDS.join(', ')}. Remove \`${field}\`, or turn streaming off for this job.`,
+    })),
   );
 }

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import {isKnownRegion, isMultiRegion, locationContains} from '../locations';
-import {isStreamingContainerField, pushedImageContainers} from '../job_builder';
+import {pushedImageContainers, unstreamableFields} from '../containers';
 import {
   canonicalJobTemplate,
   jobTemplateProblems,
@@ -373,8 +373,7 @@ function checkTemplate(
   }
   if (streaming !== 'off') {
     for (const c of containers) {
-      for (const field of Object.keys(c.container)) {
-        if (isStreamingContainerField(field)) continue;
+      for (const field of unstreamableFields(c.container)) {
         const message = `container field "${field}" is not allowed with image streaming`;
         const where = written([...c.path, field]);
         if (streaming === 'required') {

@@ -7,9 +7,9 @@ import {
 import {parseImageRef} from '../../shared/image_ref';
 import {
   buildCreateJobRequest,
-  containerRunnables,
   requestIdFor,
 } from '../../shared/job_builder';
+import {containerRunnables} from '../../shared/containers';
 import {jobToProto3JSON} from '../../shared/job_template';
 
 /** The parts of a job in proto3 JSON the tests read. */
