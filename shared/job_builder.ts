@@ -7,7 +7,7 @@
 import {createHash} from 'node:crypto';
 import {isDeepStrictEqual} from 'node:util';
 import type {CreateJobRequest} from './batch';
-import type {JobTemplate, Mapping, PushrunConfig} from './config/types';
+import type {Mapping, PushrunConfig} from './config/types';
 import {fillTemplate, type Placeholder} from './config/placeholders';
 import {imageName, type ImageRef} from './image_ref';
 import {toJobMessage} from './job_template';

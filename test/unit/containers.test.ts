@@ -8,29 +8,11 @@ import {
 import {parseImageRef} from '../../shared/image_ref';
 import {jobToProto3JSON} from '../../shared/job_template';
 import {planPush} from '../../shared/plan';
-import {streamingVerdict, type ImageFacts} from '../../shared/verdict';
+import {streamingVerdict} from '../../shared/verdict';
+import {imageFacts} from '../support/facts';
 
 const IMAGE = 'us-central1-docker.pkg.dev/p/ml/trainer';
 const DIGEST = 'sha256:' + 'a'.repeat(64);
-
-/** A clean single-platform image: only the container decides whether it streams. */
-function cleanFacts(): ImageFacts {
-  const ref = parseImageRef(`${IMAGE}@${DIGEST}`);
-  return {
-    source: {kind: 'registry', ref},
-    ref,
-    digest: DIGEST,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    wantedPlatform: 'linux/amd64',
-    platform: 'linux/amd64',
-    platformDigest: DIGEST,
-    platformMatched: true,
-    availablePlatforms: [],
-    schema1: false,
-    containerImage: true,
-    layers: [],
-  };
-}
 
 describe('container fields: validator, verdict and plan agree', () => {
   // Each case is one extra container field, written as YAML; `set` says whether it is set
@@ -78,16 +60,19 @@ describe('container fields: validator, verdict and plan agree', () => {
       assert.deepStrictEqual(auto.errors, []);
       assert.strictEqual(auto.warnings.length > 0, c.set, 'warned under auto');
       const mapping = auto.config!.mappings[0];
-      const verdict = streamingVerdict(cleanFacts(), {
-        region: 'us-central1',
-        containers: containerRunnables(mapping.job),
-      });
+      const verdict = streamingVerdict(
+        imageFacts(parseImageRef(`${IMAGE}@${DIGEST}`), DIGEST),
+        {
+          region: 'us-central1',
+          containers: containerRunnables(mapping.job),
+        },
+      );
       assert.strictEqual(verdict.streamable, !c.set, JSON.stringify(verdict));
 
       const [run] = planPush(
         {digestRef: parseImageRef(`${IMAGE}@${DIGEST}`)},
         auto.config!,
-        cleanFacts(),
+        imageFacts(parseImageRef(`${IMAGE}@${DIGEST}`), DIGEST),
         'p',
       );
       const job = jobToProto3JSON(run.request!.job) as {

@@ -5,10 +5,7 @@ import {
   type Mapping,
 } from '../../shared/config';
 import {parseImageRef} from '../../shared/image_ref';
-import {
-  buildCreateJobRequest,
-  requestIdFor,
-} from '../../shared/job_builder';
+import {buildCreateJobRequest, requestIdFor} from '../../shared/job_builder';
 import {containerRunnables} from '../../shared/containers';
 import {jobToProto3JSON} from '../../shared/job_template';
 

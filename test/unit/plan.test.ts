@@ -4,6 +4,7 @@ import {parseImageRef, type ImageRef} from '../../shared/image_ref';
 import {jobToProto3JSON} from '../../shared/job_template';
 import {planPush} from '../../shared/plan';
 import type {ImageFacts} from '../../shared/verdict';
+import {imageFacts} from '../support/facts';
 
 /** The parts of a job in proto3 JSON the tests read. */
 interface JobJson {
@@ -39,17 +40,7 @@ function config(): PushrunConfig {
 }
 
 function facts(ref: ImageRef, over: Partial<ImageFacts> = {}): ImageFacts {
-  return {
-    source: {kind: 'registry', ref},
-    ref,
-    digest: DIGEST,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    wantedPlatform: 'linux/amd64',
-    platform: 'linux/amd64',
-    platformMatched: true,
-    availablePlatforms: [],
-    schema1: false,
-    containerImage: true,
+  return imageFacts(ref, DIGEST, {
     layers: [
       {
         index: 0,
@@ -60,7 +51,7 @@ function facts(ref: ImageRef, over: Partial<ImageFacts> = {}): ImageFacts {
       },
     ],
     ...over,
-  };
+  });
 }
 
 describe('planPush', () => {

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert';
+import {imageFacts} from '../support/facts';
 import {parseImageRef} from '../../shared/image_ref';
 import {
   isEmptyLayer,
@@ -34,23 +35,10 @@ function layer(
 }
 
 function facts(image: string, extra: Partial<ImageFacts> = {}): ImageFacts {
-  const ref = parseImageRef(image);
-  return {
-    source: {kind: 'registry', ref},
-    ref,
-    digest: d('1'),
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    wantedPlatform: 'linux/amd64',
-    platform: 'linux/amd64',
-    platformDigest: d('1'),
-    platformMediaType: 'application/vnd.oci.image.manifest.v1+json',
-    platformMatched: true,
-    availablePlatforms: [],
-    schema1: false,
-    containerImage: true,
+  return imageFacts(parseImageRef(image), d('1'), {
     layers: [layer(0, d('a')), layer(1, d('b'))],
     ...extra,
-  };
+  });
 }
 
 const AR = 'us-central1-docker.pkg.dev/acme/demo/app:v1';
