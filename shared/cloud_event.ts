@@ -5,6 +5,19 @@
  * https://cloud.google.com/eventarc/docs/cloudevents#pubsub
  */
 
+/** The one CloudEvent type pushrun acts on: a message published to a Pub/Sub topic. */
+export const PUBSUB_MESSAGE_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished';
+
+/** Why a CloudEvent of type `type` is not acted on, or undefined when it is a Pub/Sub message. */
+export function eventTypeProblem(type: unknown): string | undefined {
+  if (type === PUBSUB_MESSAGE_TYPE) return undefined;
+  const shown =
+    typeof type === 'string' && type
+      ? `"${type.length > 100 ? type.slice(0, 100) + '…' : type}"`
+      : 'missing';
+  return `the CloudEvent type is ${shown}, not ${PUBSUB_MESSAGE_TYPE}`;
+}
+
 /** Whether `v` is a plain JSON object. */
 export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -14,7 +14,7 @@
  * the `runId` attribute for subscribers to drop such a duplicate. Reconcile also re-announces
  * finished runs that were never announced, so no run ends up unannounced.
  */
-import {eventData} from './cloud_event';
+import {eventData, eventTypeProblem} from './cloud_event';
 import {randomUUID} from 'node:crypto';
 import {
   BatchJob,
@@ -80,6 +80,7 @@ export type JobStateDecision =
 /** The parts of an Eventarc `messagePublished` CloudEvent the decoder reads. */
 export interface JobStateEvent {
   readonly id?: string;
+  readonly type?: string;
   readonly data?: unknown;
 }
 
@@ -98,6 +99,8 @@ export function decodeJobStateHint(
   if (!event || typeof event !== 'object') {
     return {kind: 'ignore', reason: 'event is not an object'};
   }
+  const wrongType = eventTypeProblem((event as JobStateEvent).type);
+  if (wrongType) return {kind: 'ignore', reason: wrongType};
   const parsed = eventData((event as JobStateEvent).data);
   const data = typeof parsed === 'string' ? undefined : parsed;
   const message = data?.message;

@@ -7,7 +7,7 @@
  * See https://cloud.google.com/artifact-registry/docs/configure-notifications and, for the
  * envelope, https://cloud.google.com/eventarc/docs/cloudevents#pubsub
  */
-import {eventData, isObject} from './cloud_event';
+import {eventData, eventTypeProblem, isObject} from './cloud_event';
 import {errorMessage} from './errors';
 import {imageName, parseImageRef, type ImageRef} from './image_ref';
 
@@ -38,11 +38,17 @@ export function isPushAction(value: unknown): value is PushAction {
 /** What decoding reads of a CloudEvent; `data` may be an object, a JSON string or a Buffer. */
 export interface PushEvent {
   readonly id?: string;
+  readonly type?: string;
   readonly time?: string;
   readonly data?: unknown;
 }
 
-/** Decodes a messagePublished CloudEvent; never throws: bad input is an `ignore` with a reason. */
+/**
+ * Decodes a messagePublished CloudEvent; never throws: bad input is an `ignore` with a reason.
+ * This is the gate (DESIGN.md "What an event must be"): only a Pub/Sub message whose digest
+ * reference follows the distribution grammar, and whose tag (if any) follows the OCI tag grammar
+ * and names the same image, becomes a push. Every value a placeholder can receive has passed it.
+ */
 export function decodeImagePush(event: PushEvent): PushDecision {
   let eventId = typeof event.id === 'string' && event.id ? event.id : undefined;
   const ignore = (reason: string): PushDecision => ({
@@ -50,6 +56,8 @@ export function decodeImagePush(event: PushEvent): PushDecision {
     reason,
     ...(eventId !== undefined && {eventId}),
   });
+  const wrongType = eventTypeProblem(event.type);
+  if (wrongType) return ignore(wrongType);
 
   const data = eventData(event.data);
   if (typeof data === 'string') return ignore(data);
@@ -113,7 +121,7 @@ export function decodeImagePush(event: PushEvent): PushDecision {
     return ignore(`digest: ${errorMessage(e)}`);
   }
   if (!digestRef.digest)
-    return ignore(`digest "${digest}" is not pinned by a digest`);
+    return ignore(`digest "${clip(digest)}" is not pinned by a digest`);
   const pinned = withoutTag(digestRef);
 
   let bareTag: string | undefined;
@@ -124,9 +132,15 @@ export function decodeImagePush(event: PushEvent): PushDecision {
     } catch (e) {
       return ignore(`tag: ${errorMessage(e)}`);
     }
-    // A tag naming another image is not this push's tag.
-    if (tagRef.tag && imageName(tagRef) === imageName(pinned))
-      bareTag = tagRef.tag;
+    if (!tagRef.tag || tagRef.digest)
+      return ignore(`tag "${clip(tag)}" is not IMAGE:TAG`);
+    // Artifact Registry names the same image in both; anything else is not its notification.
+    if (imageName(tagRef) !== imageName(pinned)) {
+      return ignore(
+        `tag "${clip(tag)}" names another image than the digest ${imageName(pinned)}`,
+      );
+    }
+    bareTag = tagRef.tag;
   }
 
   return {
@@ -138,6 +152,11 @@ export function decodeImagePush(event: PushEvent): PushDecision {
       publishedAt,
     },
   };
+}
+
+// Hostile input is shown, but never at length.
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 function withoutTag(ref: ImageRef): ImageRef {

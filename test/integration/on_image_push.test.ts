@@ -9,6 +9,11 @@ import {requestIdFor} from '../../shared/job_builder';
 import type {RunRecord} from '../../shared/runs/record';
 import {startStack, type Stack} from '../../shared/sandbox/stack';
 import {postPubsubCloudEvent} from '../support/functions';
+import {
+  HOSTILE_TAGS,
+  OTHER_TYPES,
+  hostileDigests,
+} from '../support/hostile_events';
 import {pushImage, type ImageSpec} from '../support/images';
 
 const PROJECT = 'pushrun-launch';
@@ -64,6 +69,9 @@ mappings:
   - name: gone
     match: {image: ${C1}/gone}
     job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["true"]}}]}}]}
+  - name: fuzz
+    match: {image: ${C1}/fuzz}
+    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["echo", "\${IMAGE_TAG}"]}}]}}]}
 `;
 
 type Job = Record<string, unknown> & {
@@ -430,5 +438,62 @@ describe('onImagePush through functions-framework', function () {
     );
     assert.deepStrictEqual(jobsNamed('gone-'), []);
     assert.ok(logsSince(before).some(l => l.severity === 'ERROR'));
+  });
+
+  it('1,200 hostile events (other CloudEvent types, hostile tags and digests) are acknowledged and start nothing', async function () {
+    this.timeout(300_000);
+    const image = `${C1}/fuzz`;
+    const digest = await pushed(image, 'clean', 'v1');
+    const valid = {action: 'INSERT', digest: `${image}@${digest}`};
+    // Types functions-framework takes as a CloudEvent at all (a missing ce-type is its 400).
+    const types = OTHER_TYPES.filter((t): t is string => !!t);
+    const digests = hostileDigests(image, digest);
+    let seed = 7;
+    const pick = <T>(xs: readonly T[]): T => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return xs[seed % xs.length];
+    };
+    const events = Array.from({length: 1200}, (_, i) => {
+      const kind = i % 3;
+      if (kind === 0) return {type: pick(types), payload: valid};
+      if (kind === 1)
+        return {payload: {...valid, tag: `${image}:${pick(HOSTILE_TAGS)}`}};
+      return {payload: {action: 'INSERT', digest: pick(digests)}};
+    });
+    const before = stack.functions.onImagePush!.logs.length;
+    const requests = stack.standin.requests.length;
+    const statuses: number[] = [];
+    for (let i = 0; i < events.length; i += 25) {
+      statuses.push(
+        ...(await Promise.all(
+          events.slice(i, i + 25).map(e =>
+            postPubsubCloudEvent(url, {
+              data: JSON.stringify(e.payload),
+              ...(e.type && {type: e.type}),
+            }),
+          ),
+        )),
+      );
+    }
+    assert.deepStrictEqual(
+      statuses.filter(x => x >= 300),
+      [],
+      'every event acknowledged',
+    );
+    assert.strictEqual(
+      stack.standin.requests.length,
+      requests,
+      'no Batch call',
+    );
+    assert.deepStrictEqual(jobsNamed('fuzz-'), []);
+    const lines = logsSince(before);
+    assert.strictEqual(lines.length, events.length, 'one log line per event');
+    assert.ok(lines.every(l => l.decision === 'ignored'));
+
+    // The function is still up and the gate lets a real push through.
+    assert.ok((await post({...valid, tag: `${image}:v1`})) < 300);
+    assert.deepStrictEqual(jobsNamed('fuzz-'), [
+      `projects/${PROJECT}/locations/us-central1/jobs/fuzz-${digest.slice(7, 19)}`,
+    ]);
   });
 });

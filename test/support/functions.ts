@@ -141,6 +141,8 @@ export interface PubsubMessageSpec {
   readonly attributes?: Record<string, string>;
   readonly messageId?: string;
   readonly publishTime?: Date;
+  /** The CloudEvent type; default `google.cloud.pubsub.topic.v1.messagePublished`. */
+  readonly type?: string;
 }
 
 /**
@@ -170,7 +172,8 @@ export async function postPubsubCloudEvent(
       'content-type': 'application/json',
       'ce-id': messageId,
       'ce-specversion': '1.0',
-      'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished',
+      'ce-type':
+        message.type ?? 'google.cloud.pubsub.topic.v1.messagePublished',
       'ce-source': `//pubsub.googleapis.com/${topic}`,
       'ce-time': publishTime,
     },

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert';
+import {PUBSUB_MESSAGE_TYPE as PUBSUB} from '../../shared/cloud_event';
 import {BatchJob, BatchJobs, JobState} from '../../shared/batch';
 import {
   CompletionDeps,
@@ -108,6 +109,7 @@ const ATTRS = {
 };
 const event = (attributes: unknown, extra: Record<string, unknown> = {}) => ({
   id: 'evt-1',
+  type: PUBSUB,
   data: {
     message: {
       attributes,
@@ -128,20 +130,24 @@ describe('decodeJobStateHint', () => {
   }[] = [
     {name: 'null', event: null, reason: /not an object/},
     {name: 'a string', event: 'hello', reason: /not an object/},
-    {name: 'no data', event: {id: 'x'}, reason: /no data.message/},
+    {
+      name: 'no data',
+      event: {id: 'x', type: PUBSUB},
+      reason: /no data.message/,
+    },
     {
       name: 'data is not JSON',
-      event: {id: 'x', data: '{oops'},
+      event: {id: 'x', type: PUBSUB, data: '{oops'},
       reason: /no data.message/,
     },
     {
       name: 'data is an array',
-      event: {id: 'x', data: [1]},
+      event: {id: 'x', type: PUBSUB, data: [1]},
       reason: /no data.message/,
     },
     {
       name: 'message is a string',
-      event: {id: 'x', data: {message: 'm'}},
+      event: {id: 'x', type: PUBSUB, data: {message: 'm'}},
       reason: /no data.message/,
     },
     {
@@ -153,6 +159,14 @@ describe('decodeJobStateHint', () => {
       name: 'attributes is an array',
       event: event(['Type']),
       reason: /not JOB_STATE_CHANGED/,
+    },
+    {
+      name: 'a valid message in another CloudEvent type',
+      event: {
+        ...event(ATTRS),
+        type: 'google.cloud.storage.object.v1.finalized',
+      },
+      reason: /CloudEvent type is "google.cloud.storage.object.v1.finalized"/,
     },
     {
       name: 'task state change',
@@ -231,6 +245,7 @@ describe('decodeJobStateHint', () => {
     {
       name: 'data as a JSON string, messageId as the event id, unknown state dropped',
       event: {
+        type: PUBSUB,
         data: JSON.stringify({
           message: {
             attributes: {...ATTRS, NewJobState: 'PAUSED', JobUID: undefined},
@@ -247,7 +262,11 @@ describe('decodeJobStateHint', () => {
     },
     {
       name: 'data as bytes',
-      event: {id: 'b', data: Buffer.from(JSON.stringify(event(ATTRS).data))},
+      event: {
+        id: 'b',
+        type: PUBSUB,
+        data: Buffer.from(JSON.stringify(event(ATTRS).data)),
+      },
       want: {
         jobName: ATTRS.JobName,
         jobId: 'trainer-0123456789ab',
@@ -261,6 +280,7 @@ describe('decodeJobStateHint', () => {
       name: 'facts in a JSON body when attributes are absent',
       event: {
         id: 'j',
+        type: PUBSUB,
         data: {
           message: {
             data: b64({

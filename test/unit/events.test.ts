@@ -1,5 +1,11 @@
 import * as assert from 'node:assert';
+import {PUBSUB_MESSAGE_TYPE as PUBSUB} from '../../shared/cloud_event';
 import {decodeImagePush} from '../../shared/events';
+import {
+  HOSTILE_TAGS,
+  OTHER_TYPES,
+  hostileDigests,
+} from '../support/hostile_events';
 
 const IMAGE = 'us-west1-docker.pkg.dev/my-project/ml/trainer';
 const DIGEST = 'sha256:' + '3f'.repeat(32);
@@ -10,6 +16,7 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
 function event(payload: unknown, message: Record<string, unknown> = {}) {
   return {
     id: 'evt-1',
+    type: PUBSUB,
     data: {
       subscription: 'projects/my-project/subscriptions/eventarc-sub',
       message: {
@@ -43,18 +50,19 @@ describe('decodeImagePush', () => {
         tag: '1.1',
       },
       {
-        name: "a tag on another image is not this push's tag",
+        name: 'a tag at the grammar limits: 128 characters, "_" first',
         event: event({
           action: 'INSERT',
           digest: `${IMAGE}@${DIGEST}`,
-          tag: 'us-west1-docker.pkg.dev/my-project/ml/other:1.1',
+          tag: `${IMAGE}:_${'a.B-9'.repeat(25)}xx`,
         }),
-        tag: undefined,
+        tag: `_${'a.B-9'.repeat(25)}xx`,
       },
       {
         name: 'data as a JSON string',
         event: {
           id: 'evt-1',
+          type: PUBSUB,
           data: JSON.stringify(
             event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`}).data,
           ),
@@ -65,6 +73,7 @@ describe('decodeImagePush', () => {
         name: 'data as a Buffer',
         event: {
           id: 'evt-1',
+          type: PUBSUB,
           data: Buffer.from(
             JSON.stringify(
               event({
@@ -98,7 +107,7 @@ describe('decodeImagePush', () => {
 
     it('falls back to the messageId when the event has no id', () => {
       const e = event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`});
-      const d = decodeImagePush({data: e.data});
+      const d = decodeImagePush({type: e.type, data: e.data});
       assert.strictEqual(d.kind === 'push' && d.push.eventId, 'msg-1');
     });
 
@@ -115,23 +124,23 @@ describe('decodeImagePush', () => {
   describe('ignored events', () => {
     const cases: {
       name: string;
-      event: {id?: string; data?: unknown};
+      event: {id?: string; type?: string; data?: unknown};
       reason: RegExp;
     }[] = [
-      {name: 'no data', event: {id: 'evt-1'}, reason: /no data/},
+      {name: 'no data', event: {id: 'evt-1', type: PUBSUB}, reason: /no data/},
       {
         name: 'data not JSON',
-        event: {id: 'evt-1', data: 'not json'},
+        event: {id: 'evt-1', type: PUBSUB, data: 'not json'},
         reason: /event data is not JSON/,
       },
       {
         name: 'data an array',
-        event: {id: 'evt-1', data: []},
+        event: {id: 'evt-1', type: PUBSUB, data: []},
         reason: /not an object/,
       },
       {
         name: 'no message',
-        event: {id: 'evt-1', data: {}},
+        event: {id: 'evt-1', type: PUBSUB, data: {}},
         reason: /no data\.message/,
       },
       {
@@ -228,6 +237,48 @@ describe('decodeImagePush', () => {
         }),
         reason: /^tag: invalid image reference/,
       },
+      {
+        name: 'a tag naming another image',
+        event: event({
+          action: 'INSERT',
+          digest: `${IMAGE}@${DIGEST}`,
+          tag: 'us-west1-docker.pkg.dev/my-project/ml/other:1.1',
+        }),
+        reason: /names another image than the digest/,
+      },
+      {
+        name: 'a tag reference without a tag',
+        event: event({
+          action: 'INSERT',
+          digest: `${IMAGE}@${DIGEST}`,
+          tag: IMAGE,
+        }),
+        reason: /is not IMAGE:TAG/,
+      },
+      ...HOSTILE_TAGS.map(tag => ({
+        name: `hostile tag ${JSON.stringify(tag).slice(0, 40)}`,
+        event: event({
+          action: 'INSERT',
+          digest: `${IMAGE}@${DIGEST}`,
+          tag: `${IMAGE}:${tag}`,
+        }),
+        reason:
+          /^tag: invalid image reference|is not IMAGE:TAG|names another image/,
+      })),
+      ...hostileDigests(IMAGE, DIGEST).map(digest => ({
+        name: `hostile digest reference ${JSON.stringify(digest).slice(0, 40)}`,
+        event: event({action: 'INSERT', digest}),
+        reason: /^digest: invalid image reference|is not pinned by a digest/,
+      })),
+      ...OTHER_TYPES.map(type => ({
+        name: `a valid push in a CloudEvent of type ${JSON.stringify(type)}`,
+        event: {
+          ...event({action: 'INSERT', digest: `${IMAGE}@${DIGEST}`}),
+          type,
+        },
+        reason:
+          /^the CloudEvent type is .*, not google\.cloud\.pubsub\.topic\.v1\.messagePublished$/,
+      })),
     ];
     for (const c of cases) {
       it(c.name, () => {
