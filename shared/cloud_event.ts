@@ -6,7 +6,8 @@
  */
 
 /** The one CloudEvent type pushrun acts on: a message published to a Pub/Sub topic. */
-export const PUBSUB_MESSAGE_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished';
+export const PUBSUB_MESSAGE_TYPE =
+  'google.cloud.pubsub.topic.v1.messagePublished';
 
 /** Why a CloudEvent of type `type` is not acted on, or undefined when it is a Pub/Sub message. */
 export function eventTypeProblem(type: unknown): string | undefined {
