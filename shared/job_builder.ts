@@ -29,6 +29,11 @@ export interface BuildJobInput {
   readonly config: PushrunConfig;
   /** The pushed image, pinned by digest. */
   readonly ref: ImageRef;
+  /**
+   * The digest of the manifest that runs, when it is not `ref`'s: the platform's child of a
+   * pushed index. The job is named after it and pinned to it.
+   */
+  readonly runDigest?: string;
   /** The bare tag of the push; absent for an untagged push. */
   readonly tag?: string;
   readonly verdict: Verdict;
@@ -38,7 +43,10 @@ export interface BuildJobInput {
   readonly serviceAccount?: string;
 }
 
-/** `<mapping>-<first 12 hex digits of the digest>`: one job per mapping and image, ever. */
+/**
+ * `<mapping>-<first 12 hex digits of the digest of the manifest that runs>`: one job per mapping
+ * and image, ever, whichever message of a multi-arch push (a child or the index) comes first.
+ */
 export function jobIdFor(mapping: string, digest: string): string {
   return `${mapping}-${digestHex(digest).slice(0, 12)}`;
 }
@@ -66,13 +74,14 @@ export function buildCreateJobRequest(input: BuildJobInput): CreateJobRequest {
   if (!ref.digest) {
     throw new Error(`image ${imageName(ref)} is not pinned by digest`);
   }
-  const pinned = `${imageName(ref)}@${ref.digest}`;
+  const digest = input.runDigest ?? ref.digest;
+  const pinned = `${imageName(ref)}@${digest}`;
   const parent = `projects/${project}/locations/${region}`;
-  const jobId = jobIdFor(mapping.name, ref.digest);
+  const jobId = jobIdFor(mapping.name, digest);
   const streaming = streamingEnabled(mapping, verdict);
   const values: Record<Placeholder, string> = {
     IMAGE: pinned,
-    IMAGE_DIGEST: ref.digest,
+    IMAGE_DIGEST: digest,
     IMAGE_TAG: tag ?? '',
     IMAGE_NAME: imageName(ref),
     MAPPING: mapping.name,
@@ -92,7 +101,7 @@ export function buildCreateJobRequest(input: BuildJobInput): CreateJobRequest {
   job.labels = {
     ...(asObject(job.labels) ?? {}),
     [JOB_LABELS.mapping]: mapping.name,
-    [JOB_LABELS.digest]: digestHex(ref.digest).slice(0, 32),
+    [JOB_LABELS.digest]: digestHex(digest).slice(0, 32),
     [JOB_LABELS.streaming]: String(streaming),
   };
   // The template's own notifications stay as written; pushrun's is added unless already there.

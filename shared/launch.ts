@@ -1,7 +1,8 @@
 /**
  * The launch path: one push → the runs its mappings ask for. Matches the mappings, inspects
  * the image once, plans each run (verdict, CreateJob request or skip), creates the Batch jobs,
- * and records every run. Safe to repeat: job ids are derived from mapping and digest.
+ * and records every run. Safe to repeat: job ids are derived from the mapping and the digest
+ * of the manifest that runs, so every message of one push names the same job.
  */
 import type {BatchJobs} from './batch';
 import {finishAndNotify} from './complete';
@@ -83,14 +84,20 @@ export async function launchRuns(
   } catch (err) {
     throw classifyRegistryError(err);
   }
-  if (isOtherPlatformChild(push, facts)) {
-    // Artifact Registry announces each child of a multi-arch index as an untagged push; the
-    // index's own push is the one that runs, so a child for another platform is no run at all.
-    deps.log.info('untagged image for another platform: no run', {
-      ...ids,
-      decision: 'unmatched',
-      platform: facts.platform ?? null,
-    });
+  if (isOtherChild(push, facts)) {
+    // Artifact Registry announces each child of a multi-arch index as an untagged push. The
+    // child for the jobs' platform and the index both name its job; a child for another
+    // platform, or an attestation or other artifact beside it, is no run at all.
+    deps.log.info(
+      facts.containerImage
+        ? 'untagged image for another platform: no run'
+        : 'untagged artifact, not a container image: no run',
+      {
+        ...ids,
+        decision: 'unmatched',
+        platform: facts.platform ?? null,
+      },
+    );
     return [];
   }
   const plans = planPush(
@@ -143,13 +150,12 @@ export async function launchRuns(
   return outcomes;
 }
 
-/** An untagged single-platform manifest for a platform the jobs do not run. */
-function isOtherPlatformChild(push: ImagePush, facts: ImageFacts): boolean {
+/** An untagged single manifest that is not a container image for the jobs' platform. */
+function isOtherChild(push: ImagePush, facts: ImageFacts): boolean {
   return (
     push.tag === undefined &&
     facts.availablePlatforms.length === 0 &&
-    facts.containerImage &&
-    !facts.platformMatched
+    !(facts.containerImage && facts.platformMatched)
   );
 }
 
@@ -173,7 +179,7 @@ async function launchOne(
   const ids = {
     eventId: push.eventId,
     image: imageName(push.digestRef),
-    digest: push.digestRef.digest,
+    ...digests(push, plan),
     ...(push.tag !== undefined && {tag: push.tag}),
     mapping,
   };
@@ -252,7 +258,7 @@ function launchedRecord(
     id: request.jobId,
     mapping: plan.mapping.name,
     image: imageName(push.digestRef),
-    digest: push.digestRef.digest!,
+    ...digests(push, plan),
     tags: push.tag !== undefined ? [push.tag] : [],
     region,
     jobName: `${request.parent}/jobs/${request.jobId}`,
@@ -274,18 +280,29 @@ function launchedRecord(
   };
 }
 
+/** The digest that runs, and the index it came in when the push named the index. */
+function digests(
+  push: ImagePush,
+  plan: PlannedRun,
+): Pick<RunRecord, 'digest' | 'indexDigest'> {
+  const pushed = push.digestRef.digest!;
+  return {
+    digest: plan.digest,
+    ...(pushed !== plan.digest && {indexDigest: pushed}),
+  };
+}
+
 function skippedRecord(
   push: ImagePush,
   plan: PlannedRun,
   reason: string,
   now: Date,
 ): RunRecord {
-  const digest = push.digestRef.digest!;
   return {
-    id: skipRecordId(plan.mapping.name, digest),
+    id: skipRecordId(plan.mapping.name, plan.digest),
     mapping: plan.mapping.name,
     image: imageName(push.digestRef),
-    digest,
+    ...digests(push, plan),
     tags: push.tag !== undefined ? [push.tag] : [],
     region: plan.region ?? '',
     streaming: {
@@ -325,6 +342,8 @@ export function mergeRecord(
     ...(!current.launchedAt &&
       fresh.launchedAt && {launchedAt: fresh.launchedAt}),
     ...(!current.jobUid && fresh.jobUid && {jobUid: fresh.jobUid}),
+    ...(!current.indexDigest &&
+      fresh.indexDigest && {indexDigest: fresh.indexDigest}),
   };
   const changed =
     tags.length !== current.tags.length ||
@@ -332,6 +351,7 @@ export function mergeRecord(
     fromLabels ||
     merged.pushedAt !== current.pushedAt ||
     merged.launchedAt !== current.launchedAt ||
-    merged.jobUid !== current.jobUid;
+    merged.jobUid !== current.jobUid ||
+    merged.indexDigest !== current.indexDigest;
   return {record: merged, changed};
 }

@@ -27,6 +27,11 @@ export interface PushToPlan {
 /** What one matching mapping does with the push: a request to send, or a skip with its reason. */
 export interface PlannedRun {
   readonly mapping: Mapping;
+  /**
+   * The digest of the manifest the job runs: the platform's child of an index, else the pushed
+   * digest (also when no platform matched). Job id and run record are named after it.
+   */
+  readonly digest: string;
   /** Where the job runs; absent when no region could be decided. */
   readonly region?: string;
   readonly verdict: Verdict;
@@ -73,6 +78,8 @@ export function planPush(
   serviceAccount?: string,
 ): PlannedRun[] {
   const ref = push.digestRef;
+  const runDigest =
+    (facts.platformMatched && facts.platformDigest) || ref.digest!;
   return matchMappings(config, {
     ref,
     ...(push.tag !== undefined && {tag: push.tag}),
@@ -84,6 +91,7 @@ export function planPush(
     });
     const skip = (reason: string): PlannedRun => ({
       mapping,
+      digest: runDigest,
       ...(region !== undefined && {region}),
       verdict,
       skip: {reason},
@@ -111,12 +119,13 @@ export function planPush(
       mapping,
       config,
       ref,
+      ...(runDigest !== ref.digest && {runDigest}),
       ...(push.tag !== undefined && {tag: push.tag}),
       verdict,
       project,
       region,
       ...(serviceAccount && {serviceAccount}),
     });
-    return {mapping, region, verdict, request};
+    return {mapping, digest: runDigest, region, verdict, request};
   });
 }

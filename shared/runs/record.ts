@@ -56,8 +56,11 @@ export interface RunRecord {
   readonly mapping: string;
   /** The image without tag or digest, e.g. `us-central1-docker.pkg.dev/p/r/img`. */
   readonly image: string;
-  /** `sha256:<hex>`. */
+  /** `sha256:<hex>` of the manifest that runs: for a multi-arch push, the platform's child. */
   readonly digest: string;
+  /** The multi-arch index the running manifest was pushed in, once its message was seen. */
+  readonly indexDigest?: string;
+  /** Every tag the push's messages carried. */
   readonly tags: readonly string[];
   readonly region: string;
   /** `projects/P/locations/R/jobs/ID`; absent for a skipped push. */

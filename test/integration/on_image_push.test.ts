@@ -14,7 +14,13 @@ import {
   OTHER_TYPES,
   hostileDigests,
 } from '../support/hostile_events';
-import {pushImage, type ImageSpec} from '../support/images';
+import {
+  buildIndexImage,
+  buildLayeredImage,
+  pushBuiltImage,
+  pushImage,
+  type ImageSpec,
+} from '../support/images';
 
 const PROJECT = 'pushrun-launch';
 const C1 = 'us-central1-docker.pkg.dev/acme/ml';
@@ -69,6 +75,12 @@ mappings:
   - name: gone
     match: {image: ${C1}/gone}
     job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["true"]}}]}}]}
+  - name: multi-any
+    match: {image: ${C1}/multi}
+    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["run", "\${IMAGE_DIGEST}"]}}]}}]}
+  - name: multi-tagged
+    match: {image: ${C1}/multi, tags: ["v*"]}
+    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["run", "\${IMAGE_TAG}"]}}]}}]}
   - name: fuzz
     match: {image: ${C1}/fuzz}
     job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["echo", "\${IMAGE_TAG}"]}}]}}]}
@@ -495,5 +507,109 @@ describe('onImagePush through functions-framework', function () {
     assert.deepStrictEqual(jobsNamed('fuzz-'), [
       `projects/${PROJECT}/locations/us-central1/jobs/fuzz-${digest.slice(7, 19)}`,
     ]);
+  });
+
+  describe('a multi-arch push: the amd64 child, the arm64 child and the index, in every order, each twice', () => {
+    const ORDERS = [
+      ['amd64', 'arm64', 'index'],
+      ['amd64', 'index', 'arm64'],
+      ['arm64', 'amd64', 'index'],
+      ['arm64', 'index', 'amd64'],
+      ['index', 'amd64', 'arm64'],
+      ['index', 'arm64', 'amd64'],
+    ] as const;
+    const image = `${C1}/multi`;
+    let n = 0;
+    for (const oci of [false, true]) {
+      for (const order of ORDERS) {
+        const kind = oci ? 'OCI index' : 'Docker manifest list';
+        it(`${kind}: ${order.join(', ')}`, async () => {
+          n++;
+          const tag = `v${n}`;
+          // Each case builds its own image, so that its digests are new.
+          const amd64 = await buildLayeredImage(
+            [{'bin/app': `amd64 ${kind} ${n}`}],
+            {oci},
+          );
+          const arm64 = await buildLayeredImage(
+            [{'bin/app': `arm64 ${kind} ${n}`}],
+            {
+              oci,
+              architecture: 'arm64',
+            },
+          );
+          const index = buildIndexImage(
+            [
+              {image: amd64, architecture: 'amd64'},
+              {image: arm64, architecture: 'arm64', variant: 'v8'},
+            ],
+            {oci},
+          );
+          await pushBuiltImage(
+            stack.registry.baseUrl,
+            repoOf(image),
+            index,
+            tag,
+          );
+          const messages = {
+            amd64: {action: 'INSERT', digest: `${image}@${amd64.digest}`},
+            arm64: {action: 'INSERT', digest: `${image}@${arm64.digest}`},
+            index: {
+              action: 'INSERT',
+              digest: `${image}@${index.digest}`,
+              tag: `${image}:${tag}`,
+            },
+          };
+          for (const which of order) {
+            assert.ok(
+              (await post(messages[which], {messageId: `${tag}-${which}`})) <
+                300,
+            );
+          }
+          // The second delivery of each, all at once, as Pub/Sub may redeliver.
+          const again = await Promise.all(
+            order.map(which =>
+              post(messages[which], {messageId: `${tag}-${which}`}),
+            ),
+          );
+          assert.ok(
+            again.every(x => x < 300),
+            again.join(','),
+          );
+
+          const child = amd64.digest.slice(7, 19);
+          const names = [...stack.standin.jobs.keys()].filter(k =>
+            [index.digest, amd64.digest, arm64.digest].some(d =>
+              k.endsWith(`-${d.slice(7, 19)}`),
+            ),
+          );
+          assert.deepStrictEqual(names.sort(), [
+            `projects/${PROJECT}/locations/us-central1/jobs/multi-any-${child}`,
+            `projects/${PROJECT}/locations/us-central1/jobs/multi-tagged-${child}`,
+          ]);
+          for (const name of names) {
+            const job = stack.standin.jobs.get(name) as unknown as Job;
+            const container = job.taskGroups[0].taskSpec.runnables[0].container;
+            assert.strictEqual(container.imageUri, `${image}@${amd64.digest}`);
+            assert.strictEqual(
+              job.labels['pushrun-digest'],
+              amd64.digest.slice(7, 39),
+            );
+            const record = (await stack.store().get(name.split('/').pop()!))!;
+            assert.strictEqual(record.digest, amd64.digest);
+            assert.strictEqual(record.indexDigest, index.digest);
+            assert.deepStrictEqual(record.tags, [tag]);
+          }
+          // The tag filter runs only from the tagged index, so its command always has the tag.
+          const tagged = stack.standin.jobs.get(
+            `projects/${PROJECT}/locations/us-central1/jobs/multi-tagged-${child}`,
+          ) as unknown as Job;
+          assert.deepStrictEqual(
+            tagged.taskGroups[0].taskSpec.runnables[0].container.commands,
+            ['run', tag],
+          );
+        });
+      }
+    }
   });
 });
