@@ -669,6 +669,9 @@ events_grants=()
 for account in "${job_accounts[@]}"; do
   specs+=("grant account $account $launcher roles/iam.serviceAccountUser")
   events_grants+=("serviceAccount:$account" roles/pubsub.publisher)
+  # The project-level roles of a job's VMs are granted to pushrun's own account only.
+  [[ "$account" == "$JOBS_SA" ]] ||
+    note "jobs run as $account (a template names it): like pushrun-jobs, it needs roles/batch.agentReporter and roles/logging.logWriter on the project, which this script leaves to you"
 done
 specs+=("grant topic $batch_events_topic ${events_grants[*]}")
 

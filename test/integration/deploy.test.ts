@@ -52,47 +52,32 @@ const TREE_FILES = [
   'scripts',
 ];
 
+/** One entry of a `mappings:` list: a job running `command`, as `account` when given. */
+const mapping = (
+  name: string,
+  image: string,
+  command: string,
+  account?: string,
+) =>
+  `  - name: ${name}
+    match: {image: "${image}"}
+    job:
+      taskGroups: [{taskSpec: {runnables: [{container: {commands: [${command}]}}]}}]
+${account ? `      allocationPolicy: {serviceAccount: {email: ${account}}}\n` : ''}`;
+const AR = `${REGION}-docker.pkg.dev`;
+
 // Four mappings: three in one repository, two of them with templates that name their own
 // accounts (inline and in a jobFile), and one over every repository of the project.
-const CONFIG = `
-notifications:
+const CONFIG = `notifications:
   topic: test-notifications
   batchEventsTopic: test-batch-events
 mappings:
-  - name: trainer
-    match:
-      image: us-central1-docker.pkg.dev/${PROJECT}/ml/trainer
-    job:
-      taskGroups:
-        - taskSpec:
-            runnables:
-              - container:
-                  commands: ["python", "train.py"]
-      allocationPolicy:
-        serviceAccount: {email: ${email('trainer-jobs')}}
+${mapping('trainer', `${AR}/${PROJECT}/ml/trainer`, 'train', email('trainer-jobs'))}\
   - name: render
-    match:
-      image: us-central1-docker.pkg.dev/${PROJECT}/ml/render
+    match: {image: "${AR}/${PROJECT}/ml/render"}
     jobFile: jobs/render.json
-  - name: tools
-    match:
-      image: "us-central1-docker.pkg.dev/${PROJECT}/*/tool"
-    job:
-      taskGroups:
-        - taskSpec:
-            runnables:
-              - container:
-                  commands: ["tool"]
-  - name: report
-    match:
-      image: us-central1-docker.pkg.dev/${PROJECT}/ml/report
-    job:
-      taskGroups:
-        - taskSpec:
-            runnables:
-              - container:
-                  commands: ["report"]
-`;
+${mapping('tools', `${AR}/${PROJECT}/*/tool`, 'tool')}\
+${mapping('report', `${AR}/${PROJECT}/ml/report`, 'report')}`;
 const RENDER_JOB = {
   taskGroups: [{taskSpec: {runnables: [{container: {commands: ['render']}}]}}],
   allocationPolicy: {serviceAccount: {email: email('render-jobs')}},
@@ -105,17 +90,10 @@ mappings:
   - name: Not_A_Valid_Name
 `;
 
-const OTHER_PROJECT_CONFIG = `
-mappings:
-  - name: mine
-    match:
-      image: us-central1-docker.pkg.dev/${PROJECT}/ml/mine
-    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: [x]}}]}}]}
-  - name: theirs
-    match:
-      image: us-central1-docker.pkg.dev/other-proj/ml/theirs
-    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: [x]}}]}}]}
-`;
+// The second mapping's match.image is on line 7, its value at column 20.
+const OTHER_PROJECT_CONFIG = `mappings:
+${mapping('mine', `${AR}/${PROJECT}/ml/mine`, 'x')}\
+${mapping('theirs', `${AR}/other-proj/ml/theirs`, 'x')}`;
 
 // The recorder: appends its argv (unit-separated, record-separated) to $GCLOUD_CALLS, then
 // hands the call to $REAL_GCLOUD, or fails when there is none.
@@ -140,6 +118,9 @@ interface Run {
 let work: string; // temp dir: the tree, the recorder, gcloud's config dirs
 let tree: string; // the copy deploy.sh runs in
 let realGcloud: string | undefined; // absent: the real-gcloud cases skip
+// The real runs start once the tree is ready and go on while the other cases run.
+let twice: Promise<Twice> | undefined;
+let stopping: Promise<Stopped> | undefined;
 
 /** The real gcloud on PATH, if any. */
 function findGcloud(): string | undefined {
@@ -149,10 +130,10 @@ function findGcloud(): string | undefined {
 
 /** Runs deploy.sh in the tree; with `rest`, gcloud calls reach it through the real gcloud. */
 async function deploy(args: string[], rest?: GoogleRest): Promise<Run> {
-  const log = path.join(work, 'calls');
-  fs.rmSync(log, {force: true});
+  const runDir = fs.mkdtempSync(path.join(work, 'run-'));
+  const log = path.join(runDir, 'calls');
+  const gcloudConfig = path.join(runDir, 'gcloud-config');
   const before = rest?.requests.length ?? 0;
-  const gcloudConfig = fs.mkdtempSync(path.join(work, 'gcloud-config-'));
   const started = Date.now();
   const child = spawn('bash', [path.join(tree, 'deploy.sh'), ...args], {
     cwd: tree,
@@ -209,6 +190,120 @@ async function standIn(): Promise<GoogleRest> {
     });
   }
   return rest;
+}
+
+/** A policy's bindings as sorted `ROLE MEMBER` lines. */
+const bindingLines = (policy: IamPolicy) =>
+  (policy.bindings ?? [])
+    .flatMap(b => b.members.map(m => `${b.role} ${m}`))
+    .sort();
+
+/** Every non-empty IAM policy the stand-in holds, as `API NAME` → its binding lines. */
+const policyLines = (rest: GoogleRest) =>
+  Object.fromEntries(
+    rest
+      .allPolicies()
+      .map(p => [`${p.api} ${p.name}`, bindingLines(p.policy)] as const)
+      .filter(([, lines]) => lines.length),
+  );
+
+/** What the real runs are given. */
+const REAL_ARGS = [
+  '--project',
+  PROJECT,
+  '--region',
+  REGION,
+  '--webhook-secret',
+  'pushrun-webhook',
+];
+
+/** Two real runs against one stand-in, and its IAM policies between them. */
+interface Twice {
+  readonly rest: GoogleRest;
+  readonly first: Run;
+  readonly second: Run;
+  readonly afterFirst: Record<string, string[]>;
+}
+
+/** Runs deploy.sh twice against a stand-in of a project that has some history. */
+async function runTwice(): Promise<Twice> {
+  const rest = await standIn();
+  // An index made earlier without its explicit __name__ (Firestore adds it), and one on
+  // another collection, which does not count.
+  const index = (group: string, id: string, ...fields: string[]) =>
+    rest.put(
+      'firestore',
+      `projects/${PROJECT}/databases/(default)/collectionGroups/${group}/indexes/${id}`,
+      {
+        queryScope: 'COLLECTION',
+        fields: fields.map(f => {
+          const [fieldPath, order] = f.split(':');
+          return {fieldPath, order};
+        }),
+      },
+    );
+  index(
+    'pushrun-runs',
+    'earlier',
+    'open:ASCENDING',
+    'createdAt:ASCENDING',
+    '__name__:ASCENDING',
+  );
+  index(
+    'other-runs',
+    'other',
+    'mapping:ASCENDING',
+    'createdAt:DESCENDING',
+    '__name__:DESCENDING',
+  );
+  const first = await deploy(REAL_ARGS, rest);
+  const afterFirst = policyLines(rest);
+  // Someone opened onImagePush to the world meanwhile: a redeploy closes it again.
+  const service = `projects/${PROJECT}/locations/${REGION}/services/onimagepush`;
+  const policy = rest.policy('run', service);
+  rest.setPolicy('run', service, {
+    ...policy,
+    bindings: [
+      ...(policy.bindings ?? []),
+      {role: 'roles/run.invoker', members: ['allUsers']},
+    ],
+  });
+  const second = await deploy(REAL_ARGS, rest);
+  return {rest, first, second, afterFirst};
+}
+
+/** The runs that stop part-way, each against a stand-in of its own. */
+interface Stopped {
+  /** Reading the webhook secret is refused. */
+  readonly denied: Run;
+  /** The webhook secret named does not exist. */
+  readonly noSecret: Run;
+  /** The config is in a folder .gcloudignore leaves out. */
+  readonly notUploaded: Run;
+}
+
+/** Runs the cases that stop part-way at once: they are short, and use the other core. */
+async function runStoppingCases(): Promise<Stopped> {
+  const against = async (
+    args: string[],
+    prepare?: (rest: GoogleRest) => void,
+  ) => {
+    const rest = await standIn();
+    try {
+      prepare?.(rest);
+      return await deploy(args, rest);
+    } finally {
+      await rest.close();
+    }
+  };
+  const [denied, noSecret, notUploaded] = await Promise.all([
+    against(REAL_ARGS, rest =>
+      rest.deny('secretmanager', `projects/${PROJECT}/secrets/pushrun-webhook`),
+    ),
+    against([...REAL_ARGS.slice(0, -1), 'no-such-secret']),
+    against([...REAL_ARGS, '--config', 'bench/pushrun.yaml']),
+  ]);
+  return {denied, noSecret, notUploaded};
 }
 
 /** Splits one `+ gcloud ...` line as a shell would (plain words and '...' with '\'' escapes). */
@@ -310,21 +405,6 @@ function assertNothingForbidden(words: string[], where: string) {
   }
 }
 
-/** A policy's bindings as sorted `ROLE MEMBER` lines. */
-const bindingLines = (policy: IamPolicy) =>
-  (policy.bindings ?? [])
-    .flatMap(b => b.members.map(m => `${b.role} ${m}`))
-    .sort();
-
-/** Every non-empty IAM policy the stand-in holds, as `API NAME` → its binding lines. */
-const policyLines = (rest: GoogleRest) =>
-  Object.fromEntries(
-    rest
-      .allPolicies()
-      .map(p => [`${p.api} ${p.name}`, bindingLines(p.policy)] as const)
-      .filter(([, lines]) => lines.length),
-  );
-
 describe('deploy.sh', function () {
   this.timeout(30_000);
 
@@ -362,9 +442,18 @@ describe('deploy.sh', function () {
     // bench/ is left out of the upload by .gcloudignore.
     write('bench/pushrun.yaml', CONFIG);
     write('bench/jobs/render.json', JSON.stringify(RENDER_JOB));
+    if (realGcloud) {
+      // Awaited, and so reported, by their own cases.
+      twice = runTwice();
+      twice.catch(() => {});
+      stopping = runStoppingCases();
+      stopping.catch(() => {});
+    }
   });
 
-  after(() => {
+  after(async () => {
+    const [ran] = await Promise.allSettled([twice, stopping]);
+    if (ran.status === 'fulfilled') await ran.value?.rest.close();
     fs.rmSync(work, {recursive: true, force: true});
   });
 
@@ -383,6 +472,14 @@ describe('deploy.sh', function () {
   });
 
   describe('stops before any gcloud call', () => {
+    const withConfig = (file: string) => [
+      '--project',
+      PROJECT,
+      '--region',
+      REGION,
+      '--config',
+      file,
+    ];
     const cases = [
       {
         name: 'missing --project: usage error',
@@ -410,45 +507,24 @@ describe('deploy.sh', function () {
       },
       {
         name: 'a config outside the checkout',
-        args: [
-          '--project',
-          PROJECT,
-          '--region',
-          REGION,
-          '--config',
-          '../outside.yaml',
-        ],
+        args: withConfig('../outside.yaml'),
         status: 1,
         error: /must be inside/,
       },
       {
         // One FILE:LINE:COL line per problem, from `pushrun config validate`.
         name: 'an invalid config',
-        args: [
-          '--project',
-          PROJECT,
-          '--region',
-          REGION,
-          '--config',
-          'config/invalid.yaml',
-        ],
+        args: withConfig('config/invalid.yaml'),
         status: 1,
         error: /config\/invalid\.yaml:\d+:\d+ .*\n(.|\n)*is not valid/,
       },
       {
         name: "a mapping for another project's images, with the commands that work instead",
-        args: [
-          '--project',
-          PROJECT,
-          '--region',
-          REGION,
-          '--config',
-          'config/other-project.yaml',
-        ],
+        args: withConfig('config/other-project.yaml'),
         status: 1,
         error: new RegExp(
           [
-            'config/other-project\\.yaml:9:14 mapping "theirs" matches images of project other-proj',
+            'config/other-project\\.yaml:7:20 mapping "theirs" matches images of project other-proj',
             "(.|\\n)*topic gcr of the image's own project",
             '(.|\\n)*Nothing was changed',
             `(.|\\n)*\\./deploy\\.sh --project other-proj --region ${REGION} --config config/pushrun-other-proj\\.yaml`,
@@ -458,14 +534,7 @@ describe('deploy.sh', function () {
       },
       {
         name: 'a Batch events topic in another project',
-        args: [
-          '--project',
-          PROJECT,
-          '--region',
-          REGION,
-          '--config',
-          'config/foreign-topic.yaml',
-        ],
+        args: withConfig('config/foreign-topic.yaml'),
         status: 1,
         error:
           /batchEventsTopic projects\/other-proj\/topics\/events is in project other-proj(.|\n)*Nothing was changed/,
@@ -550,6 +619,10 @@ describe('deploy.sh', function () {
         dryRun.stdout,
         /roles\/artifactregistry\.reader project-wide for mapping tools: match\.image \S+\/\*\/tool spans repositories: its repository is a glob/,
       );
+      assert.match(
+        dryRun.stdout,
+        /jobs run as trainer-jobs@\S+ \(a template names it\): like pushrun-jobs, it needs roles\/batch\.agentReporter and roles\/logging\.logWriter on the project/,
+      );
       const grants = printed
         .filter(c => has(c, 'add-iam-policy-binding'))
         .map(c => `${c[0]} ${flag(c, '--role')} ${flag(c, '--member')}`);
@@ -572,61 +645,19 @@ describe('deploy.sh', function () {
       let first: Run;
       let second: Run;
       let afterFirst: Record<string, string[]>;
-      const args = [
-        '--project',
-        PROJECT,
-        '--region',
-        REGION,
-        '--webhook-secret',
-        'pushrun-webhook',
-      ];
 
       before(async function () {
-        if (!realGcloud) {
+        if (!twice) {
           console.log(
             'SKIPPED: gcloud not installed (the Google Cloud CLI runs these cases)',
           );
           this.skip();
         }
-        rest = await standIn();
-        // An index made earlier without its explicit __name__ (Firestore adds it), and one
-        // on another collection, which does not count.
-        const indexes = `projects/${PROJECT}/databases/(default)/collectionGroups`;
-        rest.put('firestore', `${indexes}/pushrun-runs/indexes/earlier`, {
-          queryScope: 'COLLECTION',
-          fields: [
-            {fieldPath: 'open', order: 'ASCENDING'},
-            {fieldPath: 'createdAt', order: 'ASCENDING'},
-            {fieldPath: '__name__', order: 'ASCENDING'},
-          ],
-        });
-        rest.put('firestore', `${indexes}/other-runs/indexes/other`, {
-          queryScope: 'COLLECTION',
-          fields: [
-            {fieldPath: 'mapping', order: 'ASCENDING'},
-            {fieldPath: 'createdAt', order: 'DESCENDING'},
-            {fieldPath: '__name__', order: 'DESCENDING'},
-          ],
-        });
-        first = await deploy(args, rest);
-        afterFirst = policyLines(rest);
-        // Someone opened onImagePush to the world meanwhile: a redeploy closes it again.
-        const service = `projects/${PROJECT}/locations/${REGION}/services/onimagepush`;
-        const policy = rest.policy('run', service);
-        rest.setPolicy('run', service, {
-          ...policy,
-          bindings: [
-            ...(policy.bindings ?? []),
-            {role: 'roles/run.invoker', members: ['allUsers']},
-          ],
-        });
-        second = await deploy(args, rest);
+        ({rest, first, second, afterFirst} = await twice);
         console.log(
           `      deploy.sh against the stand-in: first run ${first.ms} ms, second ${second.ms} ms`,
         );
       });
-
-      after(() => rest?.close());
 
       /** What the first run sent to create function `fn`. */
       const created = (fn: string) => {
@@ -1007,60 +1038,48 @@ describe('deploy.sh', function () {
   });
 
   describe('stops with what is wrong, before creating anything, against the REST stand-in', () => {
-    let rest: GoogleRest;
-    const args = [
-      '--project',
-      PROJECT,
-      '--region',
-      REGION,
-      '--webhook-secret',
-      'pushrun-webhook',
-    ];
+    let r: Stopped;
 
-    beforeEach(async function () {
-      if (!realGcloud) {
+    before(async function () {
+      if (!stopping) {
         console.log(
           'SKIPPED: gcloud not installed (the Google Cloud CLI runs these cases)',
         );
         this.skip();
       }
-      rest = await standIn();
+      r = await stopping;
     });
 
-    afterEach(() => rest?.close());
-
-    it('a lookup that fails for another reason than NOT_FOUND', async () => {
-      rest.deny('secretmanager', `projects/${PROJECT}/secrets/pushrun-webhook`);
-      const r = await deploy(args, rest);
-      assert.strictEqual(r.status, 1);
-      assert.match(r.stderr, /PERMISSION_DENIED/);
+    it('a lookup that fails for another reason than NOT_FOUND', () => {
+      assert.strictEqual(r.denied.status, 1);
+      assert.match(r.denied.stderr, /PERMISSION_DENIED/);
       assert.match(
-        r.stderr,
+        r.denied.stderr,
         /could not tell whether this exists: gcloud secrets describe pushrun-webhook/,
       );
-      assert.deepStrictEqual(r.requests.filter(isCreate), []);
+      assert.deepStrictEqual(r.denied.requests.filter(isCreate), []);
     });
 
-    it('a webhook secret that does not exist', async () => {
-      const r = await deploy([...args.slice(0, -1), 'no-such-secret'], rest);
-      assert.strictEqual(r.status, 1);
+    it('a webhook secret that does not exist', () => {
+      assert.strictEqual(r.noSecret.status, 1);
       assert.match(
-        r.stderr,
+        r.noSecret.stderr,
         /secret no-such-secret not found; create it first/,
       );
-      assert.ok(r.requests.some(x => x.api === 'secretmanager'));
-      assert.deepStrictEqual(r.requests.filter(isCreate), []);
+      assert.ok(r.noSecret.requests.some(x => x.api === 'secretmanager'));
+      assert.deepStrictEqual(r.noSecret.requests.filter(isCreate), []);
     });
 
-    it('a config that .gcloudignore leaves out of the upload', async () => {
-      const r = await deploy([...args, '--config', 'bench/pushrun.yaml'], rest);
-      assert.strictEqual(r.status, 1);
+    it('a config that .gcloudignore leaves out of the upload', () => {
+      assert.strictEqual(r.notUploaded.status, 1);
       assert.match(
-        r.stderr,
+        r.notUploaded.stderr,
         /bench\/pushrun\.yaml would not be uploaded with the functions/,
       );
-      assert.ok(r.calls.some(c => has(c, 'meta', 'list-files-for-upload')));
-      assert.deepStrictEqual(r.requests, []);
+      assert.ok(
+        r.notUploaded.calls.some(c => has(c, 'meta', 'list-files-for-upload')),
+      );
+      assert.deepStrictEqual(r.notUploaded.requests, []);
     });
   });
 });
