@@ -6,26 +6,35 @@
 #               [--firestore-location L] [--dry-run]
 #
 # What it does, in order:
-#   1. validates the config (`pushrun config validate`, building the CLI first if needed);
+#   1. validates the config (`pushrun config validate`, building the CLI first if needed), and
+#      stops before changing anything when a mapping's images live in another project than
+#      --project (that project's gcr topic never reaches pushrun), when the Batch events topic is
+#      in another project, or when the config or a jobFile would be left out of the upload;
 #   2. enables the APIs;
 #   3. creates the topics: gcr (Artifact Registry publishes there), the Batch events topic, the
 #      notifications topic, pushrun-reconcile (Cloud Scheduler ticks) and pushrun-dead-letter
 #      with a pull subscription of the same name that keeps dead letters 7 days;
 #   4. creates least-privilege service accounts and grants their roles:
-#        pushrun-launcher  runs onImagePush: creates Batch jobs that run as pushrun-jobs
+#        pushrun-launcher  runs onImagePush: creates Batch jobs that run as pushrun-jobs (or as
+#                          the account a mapping's template names), announces skipped runs
 #        pushrun-recorder  runs onJobStateChange and reconcileRuns: reads jobs, writes runs
-#        pushrun-jobs      the Batch job VMs: report to Batch, write logs, pull images
+#        pushrun-jobs      the Batch job VMs: report to Batch, write logs, pull images, publish
+#                          their JOB_STATE_CHANGED messages
 #        pushrun-invoker   the Eventarc trigger identity: may only invoke the three functions
-#      Grants are project-level only where the resource cannot be narrowed (Batch, Firestore,
-#      Logging, Artifact Registry); topics, the jobs service account and the webhook secret get
-#      resource-level bindings. The Batch service agent may publish to the Batch events topic;
-#      the Pub/Sub service agent may mint tokens for pushrun-invoker (needed by projects whose
-#      Pub/Sub agent predates April 2021) and may dead-letter;
+#      Project-level roles only where the resource cannot be narrowed (Batch, Firestore, the
+#      jobs' logs); everything else is bound on the one resource that needs it: the topics, the
+#      Artifact Registry repositories the mappings name (project-wide, with the reason printed,
+#      only for a mapping whose glob spans repositories), the job service accounts, the
+#      webhook secret, each function's Cloud Run service and trigger subscription. The functions
+#      log JSON to stdout, which needs no role. Each resource's IAM policy is read once and only
+#      the missing bindings are added, so a second run adds none; resources are granted side by
+#      side;
 #   5. creates the (default) Firestore database in native mode when missing, then the composite
 #      indexes the run store's queries need (real Firestore refuses a query without its index;
 #      the emulator does not check): the existing ones are listed and only the missing ones are
 #      created, asynchronously (they build in the background for a few minutes);
-#   6. deploys the three gen2 functions (internal ingress, authenticated, retried), grants
+#   6. deploys the three gen2 functions (runtime nodejs22, internal ingress, authenticated,
+#      retried, the webhook secret on each: all three notify) side by side, grants
 #      pushrun-invoker run.invoker on each, and sets a dead-letter policy on the Pub/Sub
 #      subscription Eventarc made for each trigger (Eventarc takes no dead-letter flag, so the
 #      subscription it created is updated in place; this is repeated after every deploy);
@@ -35,7 +44,8 @@
 # tsconfig.json, the package files and config/; build/, node_modules/, test/ and bench/ stay
 # home. Cloud Build installs the dependencies and runs `npm run gcp-build` (tsc), so the
 # functions run exactly what was uploaded, never a stale local build/. The config file must
-# therefore live inside this directory; its path is passed to the functions as PUSHRUN_CONFIG.
+# therefore live inside this directory, and be uploaded (`gcloud meta list-files-for-upload`
+# says); its path is passed to the functions as PUSHRUN_CONFIG.
 #
 # --dry-run prints every gcloud command (`+ gcloud ...`) as if nothing existed yet and runs
 # none of them; it still validates the config, which talks to nothing remote.
@@ -44,7 +54,9 @@ set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly ROOT_DIR
 
-readonly FUNCTIONS_RUNTIME=nodejs20
+# nodejs20 was decommissioned on 2026-10-30: no new deploys or updates. nodejs22 is supported
+# until 2027-10-31 (https://cloud.google.com/functions/docs/runtime-support).
+readonly FUNCTIONS_RUNTIME=nodejs22
 readonly GCR_TOPIC=gcr
 readonly RECONCILE_TOPIC=pushrun-reconcile
 readonly DEAD_LETTER_TOPIC=pushrun-dead-letter
@@ -94,7 +106,7 @@ Required:
 Options:
   --config FILE              pushrun config inside this directory (default: config/pushrun.yaml)
   --webhook-secret NAME      Secret Manager secret holding the Chat/Slack webhook URL; given to
-                             onJobStateChange and reconcileRuns as PUSHRUN_WEBHOOK_URL
+                             all three functions (each sends notifications) as PUSHRUN_WEBHOOK_URL
   --firestore-location LOC   location for a new Firestore database (default: REGION)
   --dry-run                  print every gcloud command and run none
   -h, --help                 show this help
@@ -203,7 +215,8 @@ gc() {
   gcloud "$@"
 }
 
-# Runs a gcloud lookup and prints its output; in a dry run prints the command and $PLACEHOLDER.
+# Runs gcloud and prints its output (a lookup, or a deploy whose result is read back); in a dry
+# run prints the command and $PLACEHOLDER instead.
 lookup() {
   show gcloud "$@"
   if [[ "$dry_run" -eq 1 ]]; then
@@ -245,55 +258,141 @@ create() {
   run_expecting 'ALREADY_EXISTS|already exists' 'failed' "$@" || true
 }
 
-# Adds one IAM binding. A service account created seconds ago can be unknown to IAM for a
-# while, so a "does not exist" answer is retried for up to about a minute.
+# Runs gcloud and prints its output, stopping the script with "$1: gcloud ..." on an error. A
+# service account created seconds ago can be unknown to IAM for a while, so an answer that says
+# it "does not exist" (or is an unknown service account) is retried for about a minute first.
+patient() { # WHAT ARGS...
+  local what="$1" attempt out errors
+  shift
+  errors="$(mktemp -p "$work_dir")"
+  for attempt in 1 2 3 4 5 6; do
+    if out="$(gcloud "$@" 2>"$errors")"; then
+      printf '%s\n' "$out"
+      return 0
+    fi
+    grep -qiE 'does not exist|unknown service account' "$errors" || break
+    [[ "$attempt" -lt 6 ]] && sleep $((attempt * 4))
+  done
+  cat "$errors" >&2
+  die "$what: gcloud $*"
+}
+
+# Adds one IAM binding; in a dry run only prints it.
 bind() {
   show gcloud "$@"
   [[ "$dry_run" -eq 1 ]] && return 0
-  local attempt err
-  for attempt in 1 2 3 4 5 6; do
-    if err="$(gcloud "$@" 2>&1 >/dev/null)"; then
-      return 0
+  patient failed "$@" >/dev/null
+}
+
+# Prints the MEMBER ROLE pairs among the arguments that the IAM policy (JSON) on stdin does not
+# grant yet, one "MEMBER ROLE" a line. Only a binding without a condition counts.
+missing_bindings() {
+  node -e '
+    const text = require("fs").readFileSync(0, "utf8").trim();
+    const bindings = (text ? JSON.parse(text) : {}).bindings || [];
+    const args = process.argv.slice(1);
+    const seen = new Set();
+    for (let i = 0; i + 1 < args.length; i += 2) {
+      const [member, role] = [args[i], args[i + 1]];
+      const granted = bindings.some(
+        b => b.role === role && !b.condition && (b.members || []).includes(member),
+      );
+      if (!granted && !seen.has(member + " " + role)) console.log(member + " " + role);
+      seen.add(member + " " + role);
+    }
+  ' "$@"
+}
+
+# Grants roles on one resource, only the missing ones: reads the resource's IAM policy once and
+# adds each missing MEMBER ROLE pair with add-iam-policy-binding (itself a read-modify-write
+# of the policy with its etag). A run after a complete one only reads. KIND says what RESOURCE
+# is: project, topic, subscription, account (a service account's email), secret, service (a
+# function's Cloud Run service), or repository (LOCATION/PROJECT/NAME in Artifact Registry).
+grant() { # KIND RESOURCE MEMBER ROLE [MEMBER ROLE ...]
+  local kind="$1" resource="$2" location repo_project name
+  shift 2
+  local -a group target=("$resource" --project="$project") extra=()
+  case "$kind" in
+    project)
+      group=(projects)
+      target=("$resource")
+      # A project policy may hold conditional bindings; gcloud then asks which one is meant.
+      extra=(--condition=None)
+      ;;
+    topic) group=(pubsub topics) ;;
+    subscription) group=(pubsub subscriptions) ;;
+    account)
+      group=(iam service-accounts)
+      # An account of another project is looked up in its own project.
+      if [[ "$resource" =~ @([^.@]+)\.iam\.gserviceaccount\.com$ ]]; then
+        target=("$resource" --project="${BASH_REMATCH[1]}")
+      fi
+      ;;
+    secret) group=(secrets) ;;
+    service)
+      group=(run services)
+      target+=(--region="$region")
+      ;;
+    repository)
+      group=(artifacts repositories)
+      IFS=/ read -r location repo_project name <<<"$resource"
+      target=("$name" --location="$location" --project="$repo_project")
+      ;;
+    *) die "grant: unknown kind $kind" ;;
+  esac
+  local policy='{}' missing member role
+  # A resource this run created has no bindings yet: nothing to read. (Were it made by another
+  # deploy meanwhile, adding a binding it has already changes nothing.)
+  if [[ " ${created[*]} " != *" $kind:$resource "* ]]; then
+    show gcloud "${group[@]}" get-iam-policy "${target[@]}" --format=json
+    if [[ "$dry_run" -eq 0 ]]; then
+      policy="$(patient 'could not read the IAM policy' \
+        "${group[@]}" get-iam-policy "${target[@]}" --format=json)"
     fi
-    grep -qiE 'does not exist|not found' <<<"$err" || break
-    [[ "$attempt" -lt 6 ]] && sleep $((attempt * 4))
+  fi
+  missing="$(missing_bindings "$@" <<<"$policy")"
+  while read -r member role; do
+    [[ -n "$member" ]] || continue
+    bind "${group[@]}" add-iam-policy-binding "${target[@]}" --member="$member" \
+      --role="$role" "${extra[@]}" --format=none
+  done <<<"$missing"
+}
+
+# Runs each SPEC (a function and its arguments, as one string of words without spaces of their
+# own) in the background with its own output, shows the outputs in order once all have ended,
+# and stops the script if any failed. A dry run runs them one after another, so the commands
+# print in order.
+side_by_side() { # SPEC...
+  local -a specs=("$@") words pids=() failed=()
+  local i status logs
+  logs="$(mktemp -d -p "$work_dir")"
+  for i in "${!specs[@]}"; do
+    read -ra words <<<"${specs[$i]}"
+    if [[ "$dry_run" -eq 1 ]]; then
+      "${words[@]}"
+    else
+      "${words[@]}" >"$logs/$i" 2>&1 3>&1 &
+      pids+=("$!")
+    fi
   done
-  printf '%s\n' "$err" >&2
-  die "failed: gcloud $*"
+  [[ "$dry_run" -eq 1 ]] && return 0
+  for i in "${!specs[@]}"; do
+    status=0
+    wait "${pids[$i]}" || status=$?
+    cat "$logs/$i"
+    [[ "$status" -eq 0 ]] || failed+=("${specs[$i]}")
+  done
+  [[ "${#failed[@]}" -eq 0 ]] || die "failed (see above): ${failed[*]}"
 }
 
-grant_project() { # MEMBER ROLE
-  bind projects add-iam-policy-binding "$project" --member="$1" --role="$2" \
-    --condition=None --format=none
-}
-
-grant_topic() { # TOPIC MEMBER ROLE
-  bind pubsub topics add-iam-policy-binding "$1" --project="$project" --member="$2" \
-    --role="$3" --format=none
-}
-
-ensure_topic() { # TOPIC
-  if exists pubsub topics describe "$1" --project="$project"; then
-    note "topic $1: exists"
-  else
-    create pubsub topics create "$1" --project="$project"
-    note "topic $1: created"
-  fi
-}
-
-ensure_service_account() { # NAME DISPLAY_NAME
-  if exists iam service-accounts describe "$1@${project}.iam.gserviceaccount.com" \
-    --project="$project"; then
-    note "service account $1: exists"
-  else
-    create iam service-accounts create "$1" --project="$project" --display-name="$2"
-    note "service account $1: created"
-  fi
-}
+# Scratch files (captured errors, the functions' deploy logs), removed on exit.
+work_dir="$(mktemp -d)"
+readonly work_dir
+trap 'rm -rf "$work_dir"' EXIT
 
 # --- 1. config -------------------------------------------------------------------------------
 step "Validating $config_rel"
-command -v node >/dev/null 2>&1 || die "node is required (Node.js 20)"
+command -v node >/dev/null 2>&1 || die "node is required (Node.js 22)"
 if [[ ! -f build/shared/cli/main.js ]]; then
   note "building the CLI (npm run build)"
   npm run build --silent >/dev/null
@@ -306,25 +405,139 @@ case "$validate_status" in
   *) die "could not validate $config_rel (exit $validate_status); nothing was deployed" ;;
 esac
 
-# Topic names come from the config's notifications section, with the documented defaults.
-topics="$(
+# What the deploy needs from the validated config, one tab-separated fact a line:
+#   notifications REF        the notifications topic: an id in the project, or projects/P/topics/T
+#   batch-events ID          the Batch events topic, an id in the project
+#   foreign-topic REF P      the Batch events topic lives in project P, not this one
+#   job-account EMAIL        an identity jobs run as: pushrun-jobs, and each account a mapping's
+#                            template names (allocationPolicy.serviceAccount.email)
+#   repository L P R EMAILS  a repository the mappings name literally (location, project, name),
+#                            with the job accounts of those mappings, comma-separated
+#   project-wide M EMAIL WHY mapping M's glob spans repositories: read access project-wide
+#   foreign FILE:LINE:COL M P  mapping M matches images of project P, not this one
+#   upload PATH              a file the functions read: the config and each jobFile
+facts="$(
   node -e '
-    const fs = require("fs");
-    const doc = require("yaml").parse(fs.readFileSync(process.argv[1], "utf8")) || {};
-    const n = doc.notifications || {};
-    console.log(n.topic || "pushrun-notifications");
-    console.log(n.batchEventsTopic || "pushrun-batch-events");
-  ' "$config_rel"
-)"
-notifications_topic="$(sed -n 1p <<<"$topics")"
-batch_events_topic="$(sed -n 2p <<<"$topics")"
+    const path = require("path");
+    const picomatch = require("picomatch");
+    const config_ = require(path.resolve("build/shared/config"));
+    const [file, project, defaultAccount] = process.argv.slice(1);
+    const {config} = config_.readConfig(file);
+    if (!config) process.exit(1);
+    const out = (...cols) => console.log(cols.join("\t"));
+    const topic = ref => {
+      const m = /^projects\/([^/]+)\/topics\/([^/]+)$/.exec(ref);
+      return m ? {project: m[1], id: m[2]} : {project, id: ref};
+    };
+    const n = topic(config.notifications.topic);
+    out("notifications", n.project === project ? n.id : config.notifications.topic);
+    const b = topic(config.notifications.batchEventsTopic);
+    if (b.project === project) out("batch-events", b.id);
+    else out("foreign-topic", config.notifications.batchEventsTopic, b.project);
+
+    const literal = s => Boolean(s) && !picomatch.scan(s).isGlob;
+    const accounts = new Set([defaultAccount]);
+    const repositories = new Map();
+    const uploads = new Set([file]);
+    for (const m of config.mappings) {
+      uploads.add(path.relative(process.cwd(), path.resolve(m.jobSource)));
+      // Templates are proto3 JSON: a field may be spelt lowerCamel or as in the proto.
+      const policy = m.job.allocationPolicy || m.job.allocation_policy || {};
+      const account = (policy.serviceAccount || policy.service_account || {}).email;
+      const jobAccount = account || defaultAccount;
+      accounts.add(jobAccount);
+      const parts = config_.literalImageParts(m.imageGlob);
+      // Only Google registries announce pushes on a gcr topic (and need Google roles to read).
+      const gcr = /(^|\.)gcr\.io$/.test(parts.host || "");
+      if (parts.host && !parts.location && !gcr) continue;
+      const segments = m.imageGlob.split("/");
+      const imageProject = parts.project || (literal(segments[1]) ? segments[1] : undefined);
+      const at = m.imagePosition;
+      if (imageProject && imageProject !== project) {
+        out("foreign", [at.file, at.line, at.col].join(":"), m.name, imageProject);
+      } else if (parts.location && parts.repository) {
+        const key = [parts.location, imageProject, parts.repository].join("\t");
+        repositories.set(key, new Set([...(repositories.get(key) || []), jobAccount]));
+      } else {
+        const why = !parts.host
+          ? "its host is a glob"
+          : !parts.location
+            ? parts.host + " names no Artifact Registry repository"
+            : !imageProject
+              ? "its project is a glob"
+              : "its repository is a glob";
+        out("project-wide", m.name, jobAccount,
+          "match.image " + m.imageGlob + " spans repositories: " + why);
+      }
+    }
+    for (const a of accounts) out("job-account", a);
+    for (const [key, as] of repositories) out("repository", key, [...as].join(","));
+    for (const f of uploads) out("upload", f);
+  ' "$config_rel" "$project" "$JOBS_SA"
+)" || die "could not read $config_rel"
+
+notifications_topic=''
+batch_events_topic=''
+job_accounts=()
+repositories=()
+wide_grants=()
+foreign=()
+uploads=()
+while IFS=$'\t' read -r kind a b c d; do
+  case "$kind" in
+    notifications) notifications_topic="$a" ;;
+    batch-events) batch_events_topic="$a" ;;
+    foreign-topic)
+      die "notifications.batchEventsTopic $a is in project $b, not $project: onJobStateChange's
+trigger can only listen to a topic of its own project (gcloud functions deploy --trigger-topic
+takes a topic id in the function's project). Nothing was changed. Name a topic of $project
+instead, e.g. batchEventsTopic: pushrun-batch-events" ;;
+    job-account) job_accounts+=("$a") ;;
+    repository) repositories+=("$a $b $c $d") ;;
+    project-wide) wide_grants+=("$a $b $c") ;;
+    foreign) foreign+=("  $a mapping \"$b\" matches images of project $c") ;;
+    upload) uploads+=("$a") ;;
+  esac
+done <<<"$facts"
 note "notifications topic: $notifications_topic; Batch events topic: $batch_events_topic"
+
+# Artifact Registry announces a push on the gcr topic of the image's own project, and an
+# Eventarc Pub/Sub trigger (what --trigger-topic makes) listens to a topic of its own project
+# only ("The topic must be in the same project as the trigger",
+# https://cloud.google.com/sdk/gcloud/reference/eventarc/triggers/create). So a mapping for
+# another project's images could never start a job: stop before changing anything.
+if [[ "${#foreign[@]}" -gt 0 ]]; then
+  other_projects="$(printf '%s\n' "${foreign[@]}" | sed 's/.* //' | sort -u)"
+  {
+    echo "deploy.sh: these mappings match images of another project than $project:"
+    printf '%s\n' "${foreign[@]}"
+    echo "Artifact Registry announces a push on the topic gcr of the image's own project, and the"
+    echo "Eventarc trigger of onImagePush can only listen to a topic of $project, so pushes there would"
+    echo "never reach pushrun. Nothing was changed. Either deploy pushrun in that project as well, with"
+    echo "those mappings moved to a config file of their own (and out of $config_rel):"
+    while read -r other; do
+      echo "  ./deploy.sh --project $other --region $region --config config/pushrun-$other.yaml"
+    done <<<"$other_projects"
+    echo "or push those images to a repository in $project and point their match.image at it:"
+    echo "  gcloud artifacts repositories create REPOSITORY --project=$project --location=$region --repository-format=docker"
+  } >&2
+  exit 1
+fi
 
 if [[ "$dry_run" -eq 1 ]]; then
   step "Dry run: printing the gcloud commands for project $project, region $region; running none"
 else
   command -v gcloud >/dev/null 2>&1 || die "gcloud is required (Google Cloud CLI)"
 fi
+
+# The functions read the config and its jobFiles at run time, from the upload: make sure
+# .gcloudignore leaves none of them out.
+PLACEHOLDER="$(printf '%s\n' "${uploads[@]}")"
+uploaded="$(lookup meta list-files-for-upload .)" || die "could not list the files to upload"
+for f in "${uploads[@]}"; do
+  grep -qxF "$f" <<<"$uploaded" ||
+    die "$f would not be uploaded with the functions (.gcloudignore leaves it out); nothing was deployed"
+done
 
 # --- 2. APIs ---------------------------------------------------------------------------------
 step "Enabling APIs"
@@ -335,11 +548,8 @@ gc services enable "${apis[@]}" --project="$project"
 PLACEHOLDER=PROJECT_NUMBER
 project_number="$(lookup projects describe "$project" --format='value(projectNumber)')"
 [[ -n "$project_number" ]] || die "could not read the project number of $project"
-readonly BATCH_AGENT="service-${project_number}@gcp-sa-cloudbatch.iam.gserviceaccount.com"
 readonly PUBSUB_AGENT="service-${project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-# Service agents can be created lazily; make sure both exist before granting them anything.
-gc beta services identity create --service=batch.googleapis.com --project="$project" \
-  --format=none
+# Service agents can be created lazily; make sure Pub/Sub's exists before granting it anything.
 gc beta services identity create --service=pubsub.googleapis.com --project="$project" \
   --format=none
 
@@ -353,11 +563,34 @@ if [[ -n "$webhook_secret" ]]; then
 fi
 
 # --- 3. topics -------------------------------------------------------------------------------
+# What this run creates (KIND:RESOURCE as grant takes them): their IAM policies are empty.
+created=()
 step "Topics"
+create_topic() { # TOPIC
+  create pubsub topics create "$1" --project="$project"
+  note "topic $1: created"
+}
+
+PLACEHOLDER=''
+existing_topics="$(lookup pubsub topics list --project="$project" --format='value(name)')" ||
+  die "could not list the topics of $project"
+specs=()
 for topic in "$GCR_TOPIC" "$batch_events_topic" "$notifications_topic" "$RECONCILE_TOPIC" \
   "$DEAD_LETTER_TOPIC"; do
-  ensure_topic "$topic"
+  if [[ "$topic" == projects/* ]]; then
+    # A notifications topic of another project is not in this project's list.
+    exists pubsub topics describe "$topic" && found=1 || found=0
+  else
+    grep -qxF "projects/$project/topics/$topic" <<<"$existing_topics" && found=1 || found=0
+  fi
+  if [[ "$found" -eq 1 ]]; then
+    note "topic $topic: exists"
+  else
+    specs+=("create_topic $topic")
+    created+=("topic:$topic")
+  fi
 done
+side_by_side "${specs[@]}"
 # Nothing keeps a message published to a topic without subscriptions: give dead letters a home.
 if exists pubsub subscriptions describe "$DEAD_LETTER_TOPIC" --project="$project"; then
   note "subscription $DEAD_LETTER_TOPIC: exists"
@@ -369,43 +602,92 @@ fi
 
 # --- 4. service accounts and roles -----------------------------------------------------------
 step "Service accounts"
-ensure_service_account pushrun-launcher "pushrun onImagePush"
-ensure_service_account pushrun-recorder "pushrun onJobStateChange and reconcileRuns"
-ensure_service_account pushrun-jobs "pushrun Batch job VMs"
-ensure_service_account pushrun-invoker "pushrun Eventarc trigger identity"
+create_account() { # NAME
+  local what
+  case "$1" in
+    pushrun-launcher) what='onImagePush' ;;
+    pushrun-recorder) what='onJobStateChange and reconcileRuns' ;;
+    pushrun-jobs) what='Batch job VMs' ;;
+    pushrun-invoker) what='Eventarc trigger identity' ;;
+  esac
+  create iam service-accounts create "$1" --project="$project" --display-name="pushrun $what"
+  note "service account $1: created"
+}
+
+PLACEHOLDER=''
+existing_accounts="$(lookup iam service-accounts list --project="$project" \
+  --format='value(email)')" || die "could not list the service accounts of $project"
+specs=()
+for name in pushrun-launcher pushrun-recorder pushrun-jobs pushrun-invoker; do
+  if grep -qxF "$name@${project}.iam.gserviceaccount.com" <<<"$existing_accounts"; then
+    note "service account $name: exists"
+  else
+    specs+=("create_account $name")
+    created+=("account:$name@${project}.iam.gserviceaccount.com")
+  fi
+done
+side_by_side "${specs[@]}"
 
 step "Roles (least privilege)"
-for role in roles/batch.jobsEditor roles/artifactregistry.reader roles/datastore.user \
-  roles/logging.logWriter; do
-  grant_project "serviceAccount:$LAUNCHER_SA" "$role"
+launcher="serviceAccount:$LAUNCHER_SA"
+recorder="serviceAccount:$RECORDER_SA"
+jobs="serviceAccount:$JOBS_SA"
+pubsub_agent="serviceAccount:$PUBSUB_AGENT"
+project_grants=(
+  "$launcher" roles/batch.jobsEditor "$launcher" roles/datastore.user
+  "$recorder" roles/batch.jobsViewer "$recorder" roles/datastore.user
+  # What the Batch VMs' agent needs: report task state, write the jobs' logs.
+  "$jobs" roles/batch.agentReporter "$jobs" roles/logging.logWriter
+)
+for wide in "${wide_grants[@]}"; do
+  read -r mapping account why <<<"$wide"
+  note "roles/artifactregistry.reader project-wide for mapping $mapping: $why"
+  project_grants+=("$launcher" roles/artifactregistry.reader
+    "serviceAccount:$account" roles/artifactregistry.reader)
 done
-# The launcher may attach pushrun-jobs to the jobs it creates, and no other service account.
-bind iam service-accounts add-iam-policy-binding "$JOBS_SA" --project="$project" \
-  --member="serviceAccount:$LAUNCHER_SA" --role=roles/iam.serviceAccountUser --format=none
-grant_topic "$notifications_topic" "serviceAccount:$LAUNCHER_SA" roles/pubsub.publisher
+specs=("grant project $project ${project_grants[*]}")
 
-for role in roles/batch.jobsViewer roles/datastore.user roles/logging.logWriter; do
-  grant_project "serviceAccount:$RECORDER_SA" "$role"
+# The launcher reads the manifests, and the jobs pull the images, of the repositories the
+# mappings name: read access on each of those repositories only.
+for repository in "${repositories[@]}"; do
+  read -r location repo_project repo accounts <<<"$repository"
+  spec="grant repository $location/$repo_project/$repo $launcher roles/artifactregistry.reader"
+  IFS=, read -ra repo_accounts <<<"$accounts"
+  for account in "${repo_accounts[@]}"; do
+    spec+=" serviceAccount:$account roles/artifactregistry.reader"
+  done
+  specs+=("$spec")
 done
-grant_topic "$notifications_topic" "serviceAccount:$RECORDER_SA" roles/pubsub.publisher
+
+# The launcher may attach the job accounts to the jobs it creates, and no other account. Each
+# job account publishes its jobs' JOB_STATE_CHANGED messages: Batch's docs say a job's own
+# service account needs roles/pubsub.publisher on its notifications topic, and the Batch
+# service agent needs it only for a topic in another project
+# (https://cloud.google.com/batch/docs/enable-notifications), which step 1 refuses: so the
+# agent gets nothing.
+events_grants=()
+for account in "${job_accounts[@]}"; do
+  specs+=("grant account $account $launcher roles/iam.serviceAccountUser")
+  events_grants+=("serviceAccount:$account" roles/pubsub.publisher)
+  # The project-level roles of a job's VMs are granted to pushrun's own account only.
+  [[ "$account" == "$JOBS_SA" ]] ||
+    note "jobs run as $account (a template names it): like pushrun-jobs, it needs roles/batch.agentReporter and roles/logging.logWriter on the project, which this script leaves to you"
+done
+specs+=("grant topic $batch_events_topic ${events_grants[*]}")
+
+# All three functions announce runs (onImagePush the skipped ones), so all read the webhook.
+specs+=("grant topic $notifications_topic $launcher roles/pubsub.publisher $recorder roles/pubsub.publisher")
 if [[ -n "$webhook_secret" ]]; then
-  bind secrets add-iam-policy-binding "$webhook_secret" --project="$project" \
-    --member="serviceAccount:$RECORDER_SA" --role=roles/secretmanager.secretAccessor \
-    --format=none
+  specs+=("grant secret $webhook_secret $launcher roles/secretmanager.secretAccessor $recorder roles/secretmanager.secretAccessor")
 fi
-
-for role in roles/batch.agentReporter roles/logging.logWriter roles/artifactregistry.reader; do
-  grant_project "serviceAccount:$JOBS_SA" "$role"
-done
-
-# Batch publishes JOB_STATE_CHANGED through its service agent.
-grant_topic "$batch_events_topic" "serviceAccount:$BATCH_AGENT" roles/pubsub.publisher
-# Pub/Sub signs the push requests to the functions as pushrun-invoker.
-bind iam service-accounts add-iam-policy-binding "$INVOKER_SA" --project="$project" \
-  --member="serviceAccount:$PUBSUB_AGENT" --role=roles/iam.serviceAccountTokenCreator \
-  --format=none
-# Pub/Sub moves undeliverable messages to the dead-letter topic as its service agent.
-grant_topic "$DEAD_LETTER_TOPIC" "serviceAccount:$PUBSUB_AGENT" roles/pubsub.publisher
+# Pub/Sub signs the push requests to the functions as pushrun-invoker, and moves undeliverable
+# messages to the dead-letter topic, as its service agent.
+specs+=(
+  "grant account $INVOKER_SA $pubsub_agent roles/iam.serviceAccountTokenCreator"
+  "grant topic $DEAD_LETTER_TOPIC $pubsub_agent roles/pubsub.publisher"
+)
+# Each resource's policy is its own: the resources are granted side by side.
+side_by_side "${specs[@]}"
 
 # --- 5. Firestore ----------------------------------------------------------------------------
 step "Firestore"
@@ -447,63 +729,72 @@ PLACEHOLDER='[]'
 indexes_json="$(lookup firestore indexes composite list --database='(default)' \
   --project="$project" --format=json)"
 missing_indexes="$(missing_run_indexes <<<"$indexes_json")"
-for spec in "${RUNS_INDEXES[@]}"; do
-  if ! grep -qxF "$spec" <<<"$missing_indexes"; then
-    note "index $RUNS_COLLECTION ($spec): exists"
-    continue
-  fi
-  field_flags=()
-  read -ra fields <<<"$spec"
-  for field in "${fields[@]}"; do
+
+create_index() { # FIELD:ORDER...
+  local field field_flags=()
+  for field in "$@"; do
     field_flags+=(--field-config="field-path=${field%%:*},order=${field#*:}")
   done
   create firestore indexes composite create --database='(default)' --project="$project" \
     --collection-group="$RUNS_COLLECTION" "${field_flags[@]}" --async
-  note "index $RUNS_COLLECTION ($spec): building"
+  note "index $RUNS_COLLECTION ($*): building"
+}
+
+specs=()
+for spec in "${RUNS_INDEXES[@]}"; do
+  if grep -qxF "$spec" <<<"$missing_indexes"; then
+    specs+=("create_index $spec")
+  else
+    note "index $RUNS_COLLECTION ($spec): exists"
+  fi
 done
+side_by_side "${specs[@]}"
 
 # --- 6. functions ----------------------------------------------------------------------------
 env_vars="GOOGLE_CLOUD_PROJECT=${project},PUSHRUN_CONFIG=${config_rel}"
-
-deploy_function() { # NAME TOPIC RUNTIME_SA [EXTRA_FLAGS...]
-  local name="$1" topic="$2" runtime_sa="$3"
-  shift 3
-  note "deploying $name (trigger topic $topic)"
-  gc functions deploy "$name" --gen2 --project="$project" --region="$region" \
-    --runtime="$FUNCTIONS_RUNTIME" --source=. --entry-point="$name" \
-    --trigger-topic="$topic" --retry \
-    --ingress-settings=internal-only --no-allow-unauthenticated \
-    --service-account="$runtime_sa" --trigger-service-account="$INVOKER_SA" "$@"
-  bind functions add-invoker-policy-binding "$name" --project="$project" --region="$region" \
-    --member="serviceAccount:$INVOKER_SA" --format=none
-
-  local trigger subscription
-  PLACEHOLDER="EVENTARC_TRIGGER_OF_$name"
-  trigger="$(lookup functions describe "$name" --gen2 --project="$project" --region="$region" \
-    --format='value(eventTrigger.trigger)')"
-  [[ -n "$trigger" ]] || die "$name has no Eventarc trigger"
-  PLACEHOLDER="EVENTARC_SUBSCRIPTION_OF_$name"
-  subscription="$(lookup eventarc triggers describe "$trigger" \
-    --format='value(transport.pubsub.subscription)')"
-  [[ -n "$subscription" ]] || die "the trigger of $name has no Pub/Sub subscription"
-  gc pubsub subscriptions update "$subscription" --project="$project" \
-    --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
-  bind pubsub subscriptions add-iam-policy-binding "$subscription" --project="$project" \
-    --member="serviceAccount:$PUBSUB_AGENT" --role=roles/pubsub.subscriber --format=none
-}
-
-step "Functions (gen2, region $region)"
-# PUSHRUN_JOB_SERVICE_ACCOUNT is the identity the launcher gives jobs whose template names none.
-deploy_function onImagePush "$GCR_TOPIC" "$LAUNCHER_SA" \
-  --set-env-vars="${env_vars},PUSHRUN_JOB_SERVICE_ACCOUNT=${JOBS_SA}"
 secret_flags=()
 if [[ -n "$webhook_secret" ]]; then
   secret_flags=(--set-secrets="PUSHRUN_WEBHOOK_URL=${webhook_secret}:latest")
 fi
-deploy_function onJobStateChange "$batch_events_topic" "$RECORDER_SA" \
-  --set-env-vars="$env_vars" "${secret_flags[@]}"
-deploy_function reconcileRuns "$RECONCILE_TOPIC" "$RECORDER_SA" \
-  --set-env-vars="$env_vars" "${secret_flags[@]}"
+
+# Deploys one function, then lets pushrun-invoker invoke its Cloud Run service (what
+# `gcloud functions add-invoker-policy-binding` does for gen2,
+# https://cloud.google.com/functions/docs/securing/managing-access-iam) and dead-letters the
+# subscription Eventarc made for its trigger.
+deploy_function() { # NAME TOPIC RUNTIME_SA [EXTRA_ENV_VARS]
+  local name="$1" topic="$2" runtime_sa="$3" extra_env="${4:-}"
+  local deployed trigger service subscription trigger_location="$region"
+  PLACEHOLDER="EVENTARC_TRIGGER_OF_$name RUN_SERVICE_OF_$name"
+  deployed="$(lookup functions deploy "$name" --gen2 --project="$project" --region="$region" \
+    --runtime="$FUNCTIONS_RUNTIME" --source=. --entry-point="$name" \
+    --trigger-topic="$topic" --retry \
+    --ingress-settings=internal-only --no-allow-unauthenticated \
+    --service-account="$runtime_sa" --trigger-service-account="$INVOKER_SA" \
+    --set-env-vars="${env_vars}${extra_env:+,$extra_env}" "${secret_flags[@]}" \
+    --format='value(eventTrigger.trigger,serviceConfig.service)')"
+  read -r trigger service <<<"$deployed"
+  [[ -n "$trigger" && -n "$service" ]] || die "$name has no Eventarc trigger or Cloud Run service"
+  if [[ "$trigger" =~ ^projects/[^/]+/locations/([^/]+)/triggers/ ]]; then
+    trigger_location="${BASH_REMATCH[1]}"
+  fi
+  grant service "${service##*/}" "serviceAccount:$INVOKER_SA" roles/run.invoker
+
+  PLACEHOLDER="EVENTARC_SUBSCRIPTION_OF_$name"
+  subscription="$(lookup eventarc triggers describe "${trigger##*/}" --project="$project" \
+    --location="$trigger_location" --format='value(transport.pubsub.subscription)')"
+  [[ -n "$subscription" ]] || die "the trigger of $name has no Pub/Sub subscription"
+  gc pubsub subscriptions update "$subscription" --project="$project" \
+    --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
+  grant subscription "$subscription" "$pubsub_agent" roles/pubsub.subscriber
+}
+
+step "Functions (gen2, region $region)"
+# A gen2 deploy takes minutes (Cloud Build, then Cloud Run): the three deploy side by side.
+# PUSHRUN_JOB_SERVICE_ACCOUNT is the identity the launcher gives jobs whose template names none.
+side_by_side \
+  "deploy_function onImagePush $GCR_TOPIC $LAUNCHER_SA PUSHRUN_JOB_SERVICE_ACCOUNT=${JOBS_SA}" \
+  "deploy_function onJobStateChange $batch_events_topic $RECORDER_SA" \
+  "deploy_function reconcileRuns $RECONCILE_TOPIC $RECORDER_SA"
 
 # --- 7. scheduler ----------------------------------------------------------------------------
 step "Cloud Scheduler"

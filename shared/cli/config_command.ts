@@ -1,6 +1,8 @@
 /**
  * `pushrun config validate [FILE] [--online]`: exit 0 when the config is valid (warnings printed),
  * 1 with one `FILE:LINE:COL message` line per problem, 2 when `--online` could not check.
+ * `--online` also asks Artifact Registry about each mapping's repository, and Pub/Sub whether
+ * each account the jobs run as may publish their state messages to the Batch events topic.
  */
 import type {Command} from 'commander';
 import {
@@ -32,20 +34,45 @@ export interface RepositoryReader {
   }): Promise<readonly [RepositoryInfo, ...unknown[]]>;
 }
 
+/** A topic's IAM policy, as `topic.iam.getPolicy()` of `@google-cloud/pubsub` answers it. */
+export interface TopicPolicy {
+  readonly bindings?:
+    | readonly {
+        readonly role?: string | null;
+        readonly members?: readonly string[] | null;
+      }[]
+    | null;
+}
+
+/** The one Pub/Sub call `--online` makes (PubSub fits): a topic's IAM policy. */
+export interface TopicPolicyReader {
+  topic(name: string): {
+    readonly iam: {
+      getPolicy(): Promise<readonly [TopicPolicy, ...unknown[]]>;
+    };
+  };
+}
+
 /** What the command needs from outside; tests pass fakes. */
 export interface ConfigCommandDeps {
   /** Called once, on the first `--online` check. */
   readonly repositories: () => RepositoryReader;
+  /** Called once, on the first `--online` check. */
+  readonly topics: () => TopicPolicyReader;
 }
 
 const DOCKER_FORMAT = 1;
 const GRPC_NOT_FOUND = 5;
 
-/** The real Artifact Registry client, loaded only when `--online` is asked for. */
+/** The real Artifact Registry and Pub/Sub clients, loaded only when `--online` is asked for. */
 export const DEFAULT_CONFIG_COMMAND_DEPS: ConfigCommandDeps = {
   repositories: () => {
     const {ArtifactRegistryClient} = require('@google-cloud/artifact-registry');
     return new ArtifactRegistryClient() as RepositoryReader;
+  },
+  topics: () => {
+    const {PubSub} = require('@google-cloud/pubsub');
+    return new PubSub() as TopicPolicyReader;
   },
 };
 
@@ -114,6 +141,86 @@ export async function checkRepositories(
   return {problems, unchecked};
 }
 
+/** Roles that hold `pubsub.topics.publish` (https://cloud.google.com/pubsub/docs/access-control). */
+const PUBLISHER_ROLES = [
+  'roles/pubsub.publisher',
+  'roles/pubsub.editor',
+  'roles/pubsub.admin',
+];
+
+/**
+ * Confirms that each account a mapping's jobs run as — the one its template names
+ * (`allocationPolicy.serviceAccount.email`), else `PUSHRUN_JOB_SERVICE_ACCOUNT` — may publish
+ * to the Batch events topic: a job's own service account needs `roles/pubsub.publisher` on its
+ * notifications topic (https://cloud.google.com/batch/docs/enable-notifications), or the state
+ * messages never arrive. Reads the topic's own IAM policy; grants on the project do not show.
+ */
+export async function checkTopicPublishers(
+  config: PushrunConfig,
+  reader: TopicPolicyReader,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<OnlineFindings> {
+  const configured = config.notifications.batchEventsTopic;
+  const project = env.GOOGLE_CLOUD_PROJECT;
+  const topic =
+    configured.startsWith('projects/') || !project
+      ? configured
+      : `projects/${project}/topics/${configured}`;
+  const accounts = config.mappings.map(
+    m =>
+      [
+        m,
+        templateServiceAccount(m) ?? env.PUSHRUN_JOB_SERVICE_ACCOUNT,
+      ] as const,
+  );
+  if (!accounts.some(([, account]) => account))
+    return {problems: [], unchecked: []};
+  let policy: TopicPolicy;
+  try {
+    [policy] = await reader.topic(topic).iam.getPolicy();
+  } catch (e) {
+    const why =
+      (e as {code?: unknown}).code === GRPC_NOT_FOUND
+        ? 'the topic does not exist (deploy.sh creates it)'
+        : errorMessage(e);
+    return {
+      problems: [],
+      unchecked: [`could not check who may publish to topic ${topic}: ${why}`],
+    };
+  }
+  const publishers = new Set(
+    (policy.bindings ?? [])
+      .filter(b => PUBLISHER_ROLES.includes(b.role ?? ''))
+      .flatMap(b => b.members ?? []),
+  );
+  const problems: Problem[] = [];
+  for (const [m, account] of accounts) {
+    if (!account || publishers.has(`serviceAccount:${account}`)) continue;
+    problems.push({
+      ...m.imagePosition,
+      severity: 'error',
+      message: `the jobs run as ${account}, which lacks roles/pubsub.publisher on topic ${topic}: their state messages would never arrive (deploy.sh grants it)`,
+    });
+  }
+  return {problems, unchecked: []};
+}
+
+/** The service account a mapping's template names, in either proto3 JSON spelling. */
+function templateServiceAccount(m: Mapping): string | undefined {
+  const field = (o: unknown, camel: string, snake: string) =>
+    typeof o === 'object' && o !== null
+      ? ((o as Record<string, unknown>)[camel] ??
+        (o as Record<string, unknown>)[snake])
+      : undefined;
+  const policy = field(m.job, 'allocationPolicy', 'allocation_policy');
+  const email = field(
+    field(policy, 'serviceAccount', 'service_account'),
+    'email',
+    'email',
+  );
+  return typeof email === 'string' && email ? email : undefined;
+}
+
 async function runValidate(
   file: string | undefined,
   opts: {online?: boolean},
@@ -132,7 +239,19 @@ async function runValidate(
   if (opts.online) {
     let findings: OnlineFindings;
     try {
-      findings = await checkRepositories(reading.config, deps.repositories());
+      const repositories = await checkRepositories(
+        reading.config,
+        deps.repositories(),
+      );
+      const publishers = await checkTopicPublishers(
+        reading.config,
+        deps.topics(),
+        ctx.env,
+      );
+      findings = {
+        problems: [...repositories.problems, ...publishers.problems],
+        unchecked: [...repositories.unchecked, ...publishers.unchecked],
+      };
     } catch (e) {
       ctx.err(
         `pushrun config validate: could not check online: ${errorMessage(e)}\n`,
@@ -153,12 +272,12 @@ async function runValidate(
   }
   const n = reading.config.mappings.length;
   ctx.out(
-    `${name}: valid, ${n} mapping${n === 1 ? '' : 's'}${opts.online ? ', repositories checked' : ''}\n`,
+    `${name}: valid, ${n} mapping${n === 1 ? '' : 's'}${opts.online ? ', repositories and topic grants checked' : ''}\n`,
   );
   ctx.setExit(VALIDATE_EXIT.valid);
 }
 
-/** Builds the `config` command module; `deps` replaces the Artifact Registry client in tests. */
+/** Builds the `config` command module; `deps` replaces the Google clients in tests. */
 export function configCommand(
   deps: ConfigCommandDeps = DEFAULT_CONFIG_COMMAND_DEPS,
 ): CommandModule {
@@ -177,7 +296,7 @@ export function configCommand(
       )
       .option(
         '--online',
-        "also check in Artifact Registry that each mapping's repository exists, is DOCKER, and fits its region",
+        "also check in Artifact Registry that each mapping's repository exists, is DOCKER, and fits its region, and in Pub/Sub that the jobs' accounts may publish to the Batch events topic",
       )
       .action((file: string | undefined, opts: {online?: boolean}) =>
         runValidate(file, opts, ctx, deps),
@@ -185,5 +304,5 @@ export function configCommand(
   };
 }
 
-/** Registers `config validate` with the real Artifact Registry client. */
+/** Registers `config validate` with the real Artifact Registry and Pub/Sub clients. */
 export const registerConfigCommand: CommandModule = configCommand();

@@ -5,6 +5,7 @@ import {
   checkRepositories,
   configCommand,
   type RepositoryReader,
+  type TopicPolicy,
 } from '../../../shared/cli/config_command';
 import {parseConfig} from '../../../shared/config';
 import {writeFixtures, TRAINER_MAPPING} from '../config/fixtures';
@@ -13,9 +14,37 @@ import {runCli, runModule} from '../../support/cli';
 /** Runs `pushrun ARGS` in process; returns the exit code and what was printed. */
 const run = runCli;
 
-/** Runs `config validate` with a fake Artifact Registry, the way `main` wires a module. */
-const runWith = (reader: RepositoryReader, args: string[]) =>
-  runModule(configCommand({repositories: () => reader}), args);
+/** A recorded Pub/Sub fake: every topic asked for, answered with `policy` (thrown if an Error). */
+function topicPolicies(policy: TopicPolicy | Error) {
+  const asked: string[] = [];
+  const reader = {
+    topic: (name: string) => {
+      asked.push(name);
+      return {
+        iam: {
+          getPolicy: async () => {
+            if (policy instanceof Error) throw policy;
+            return [policy] as const;
+          },
+        },
+      };
+    },
+  };
+  return {reader, asked};
+}
+
+/** Runs `config validate` with fake Google clients, the way `main` wires a module. */
+const runWith = (
+  reader: RepositoryReader,
+  args: string[],
+  topics = topicPolicies({}).reader,
+  env: NodeJS.ProcessEnv = {},
+) =>
+  runModule(
+    configCommand({repositories: () => reader, topics: () => topics}),
+    args,
+    env,
+  );
 
 describe('pushrun config validate', () => {
   afterEach(() => sinon.restore());
@@ -160,18 +189,20 @@ describe('pushrun config validate', () => {
       it(c.name, async () => {
         const dir = writeFixtures({'c.yaml': yaml});
         const fake = reader(c.repos);
-        const r = await runWith(fake, [
-          'config',
-          'validate',
-          '--online',
-          path.join(dir, 'c.yaml'),
-        ]);
+        const topics = topicPolicies({});
+        const r = await runWith(
+          fake,
+          ['config', 'validate', '--online', path.join(dir, 'c.yaml')],
+          topics.reader,
+        );
         assert.strictEqual(r.code, c.code, r.err);
         for (const e of c.err) assert.match(r.err, e);
         assert.deepStrictEqual(
           fake.getRepository.getCalls().map(call => call.args[0].name),
           [ML, TOOLS],
         );
+        // No template names an account and PUSHRUN_JOB_SERVICE_ACCOUNT is unset: no topic asked.
+        assert.deepStrictEqual(topics.asked, []);
         assert.strictEqual(r.out !== '', c.code === 0);
       });
     }
@@ -201,6 +232,148 @@ describe('pushrun config validate', () => {
         ],
       );
       assert.deepStrictEqual(found.unchecked, []);
+    });
+
+    describe('who may publish to the Batch events topic', () => {
+      // trainer's template names its own account; report's jobs run as PUSHRUN_JOB_SERVICE_ACCOUNT.
+      const publisherYaml = `notifications: {batchEventsTopic: events}
+mappings:
+  - name: trainer
+    match: {image: us-central1-docker.pkg.dev/my-project/ml/trainer}
+    job:
+      taskGroups: [{taskSpec: {runnables: [{container: {commands: [x]}}]}}]
+      allocationPolicy: {serviceAccount: {email: trainer@my-project.iam.gserviceaccount.com}}
+  - name: report
+    match: {image: us-central1-docker.pkg.dev/my-project/ml/report}
+    job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: [x]}}]}}]}
+`;
+      const TRAINER =
+        'serviceAccount:trainer@my-project.iam.gserviceaccount.com';
+      const JOBS =
+        'serviceAccount:pushrun-jobs@my-project.iam.gserviceaccount.com';
+      const ENV = {
+        GOOGLE_CLOUD_PROJECT: 'my-project',
+        PUSHRUN_JOB_SERVICE_ACCOUNT:
+          'pushrun-jobs@my-project.iam.gserviceaccount.com',
+      };
+      const lacks = (line: number, account: string) =>
+        new RegExp(
+          `c\\.yaml:${line}:20 the jobs run as ${account.replace(/\./g, '\\.')}, which lacks roles/pubsub\\.publisher on topic projects/my-project/topics/events`,
+        );
+      const cases: {
+        name: string;
+        policy: TopicPolicy | Error;
+        env?: NodeJS.ProcessEnv;
+        code: number;
+        err: RegExp[];
+        asked: string[];
+      }[] = [
+        {
+          name: 'both accounts publish (publisher, and editor which holds it): exit 0',
+          policy: {
+            bindings: [
+              {role: 'roles/pubsub.publisher', members: [TRAINER]},
+              {
+                role: 'roles/pubsub.editor',
+                members: ['user:someone@example.com', JOBS],
+              },
+            ],
+          },
+          code: 0,
+          err: [/^$/],
+          asked: ['projects/my-project/topics/events'],
+        },
+        {
+          name: 'admin holds it too: exit 0',
+          policy: {
+            bindings: [{role: 'roles/pubsub.admin', members: [TRAINER, JOBS]}],
+          },
+          code: 0,
+          err: [/^$/],
+          asked: ['projects/my-project/topics/events'],
+        },
+        {
+          name: "the template's account lacks it: a problem at its mapping, exit 1",
+          policy: {
+            bindings: [{role: 'roles/pubsub.publisher', members: [JOBS]}],
+          },
+          code: 1,
+          err: [lacks(4, 'trainer@my-project.iam.gserviceaccount.com')],
+          asked: ['projects/my-project/topics/events'],
+        },
+        {
+          name: 'a role without publish does not count, nor does an empty policy: exit 1',
+          policy: {
+            bindings: [{role: 'roles/pubsub.viewer', members: [TRAINER, JOBS]}],
+          },
+          code: 1,
+          err: [
+            lacks(4, 'trainer@my-project.iam.gserviceaccount.com'),
+            lacks(9, 'pushrun-jobs@my-project.iam.gserviceaccount.com'),
+          ],
+          asked: ['projects/my-project/topics/events'],
+        },
+        {
+          name: 'no job service account in the environment: only the template account is checked',
+          policy: {
+            bindings: [{role: 'roles/pubsub.publisher', members: [TRAINER]}],
+          },
+          env: {},
+          code: 0,
+          err: [/^$/],
+          asked: ['events'],
+        },
+        {
+          name: 'permission denied: could not check, exit 2',
+          policy: Object.assign(new Error('7 PERMISSION_DENIED: denied'), {
+            code: 7,
+          }),
+          code: 2,
+          err: [
+            /c\.yaml: could not check who may publish to topic projects\/my-project\/topics\/events: 7 PERMISSION_DENIED/,
+          ],
+          asked: ['projects/my-project/topics/events'],
+        },
+        {
+          name: 'no such topic yet: could not check, exit 2',
+          policy: Object.assign(new Error('5 NOT_FOUND: no topic'), {code: 5}),
+          code: 2,
+          err: [
+            /could not check who may publish to topic \S+: the topic does not exist \(deploy\.sh creates it\)/,
+          ],
+          asked: ['projects/my-project/topics/events'],
+        },
+      ];
+      for (const c of cases) {
+        it(c.name, async () => {
+          const dir = writeFixtures({'c.yaml': publisherYaml});
+          const repos = reader({
+            [ML]: {format: 'DOCKER'},
+          });
+          const topics = topicPolicies(c.policy);
+          const r = await runWith(
+            repos,
+            ['config', 'validate', '--online', path.join(dir, 'c.yaml')],
+            topics.reader,
+            c.env ?? ENV,
+          );
+          assert.strictEqual(r.code, c.code, r.err);
+          for (const e of c.err) assert.match(r.err, e);
+          assert.deepStrictEqual(topics.asked, c.asked);
+          if (c.code !== 0) {
+            assert.strictEqual(
+              r.err.trim().split('\n').length,
+              c.err.length,
+              r.err,
+            );
+          } else {
+            assert.match(
+              r.out,
+              /valid, 2 mappings, repositories and topic grants checked\n$/,
+            );
+          }
+        });
+      }
     });
   });
 });
