@@ -23,7 +23,11 @@ import {
   type GooglePython,
 } from '../support/google_protobuf';
 import {pushImage} from '../support/images';
-import {jobLeaves, leafDifferences} from '../support/job_leaves';
+import {
+  expectedLeaves,
+  jobLeaves,
+  leafDifferences,
+} from '../support/job_leaves';
 import {GUIDE_JOB, RICH_JOB} from '../support/templates';
 
 const PROJECT = 'pushrun-wire';
@@ -220,40 +224,14 @@ describe('CreateJob bytes, decoded with Google protobuf runtime', function () {
           MAPPING: c.mapping,
         }),
       );
-      // What pushrun adds by design: the pinned image and streaming flag on the containers that
-      // run it, its labels, its notification and the job identity.
-      const runnables = (
-        template as {taskGroups: {taskSpec: {runnables: unknown[]}}[]}
-      ).taskGroups[0].taskSpec.runnables as {container?: {imageUri?: string}}[];
-      const added = new Map<string, string>([
-        ['labels.pushrun-mapping', c.mapping],
-        ['labels.pushrun-digest', digest.slice(7, 39)],
-        ['labels.pushrun-streaming', String(c.streams)],
-        ['allocationPolicy.serviceAccount.email', JOBS_SA],
-      ]);
-      runnables.forEach((r, i) => {
-        const uri = r.container?.imageUri;
-        if (!r.container || (uri !== undefined && uri !== pinned)) return;
-        const at = `taskGroups.0.taskSpec.runnables.${i}.container`;
-        added.set(`${at}.imageUri`, pinned);
-        if (c.streams) added.set(`${at}.enableImageStreaming`, 'true');
+      const want = expectedLeaves(template, {
+        pinned,
+        mapping: c.mapping,
+        digest,
+        streams: c.streams,
+        eventsTopic: `projects/${PROJECT}/topics/pushrun-batch-events`,
+        serviceAccount: JOBS_SA,
       });
-      const theirs =
-        (template as {notifications?: unknown[]}).notifications ?? [];
-      const ours = `notifications.${theirs.length}`;
-      added.set(
-        `${ours}.pubsubTopic`,
-        `projects/${PROJECT}/topics/pushrun-batch-events`,
-      );
-      added.set(`${ours}.message.type`, 'JOB_STATE_CHANGED');
-
-      const want = jobLeaves(template);
-      for (const [k, v] of added) want.set(k, v);
-      // A streaming flag the template set is replaced by the verdict's.
-      if (!c.streams) {
-        for (const k of [...want.keys()])
-          if (k.endsWith('.enableImageStreaming')) want.delete(k);
-      }
       assert.deepStrictEqual(leafDifferences(want, jobLeaves(decoded.job)), []);
     });
   }

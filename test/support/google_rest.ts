@@ -53,6 +53,7 @@ export interface IamPolicy {
 /** The APIs deploy.sh calls, by their `api_endpoint_overrides` property names. */
 export const GCLOUD_APIS = [
   'artifactregistry',
+  'batch',
   'cloudbuild',
   'cloudfunctions',
   'cloudresourcemanager',

@@ -30,6 +30,55 @@ function spelling(v: unknown): string {
   return String(v);
 }
 
+/** What pushrun adds to a template by design (DESIGN.md "Job identity" and "Config"). */
+export interface PushrunAdditions {
+  /** The pushed image, pinned by the digest that runs. */
+  readonly pinned: string;
+  readonly mapping: string;
+  /** The digest that runs, `sha256:<hex>`. */
+  readonly digest: string;
+  readonly streams: boolean;
+  /** The full name of the Batch events topic. */
+  readonly eventsTopic: string;
+  readonly serviceAccount?: string;
+}
+
+/**
+ * The leaves a job built from `template` (proto3 JSON, lowerCamel names, placeholders filled)
+ * must have: the template's own, with the pinned image and the streaming flag on the containers
+ * that run the pushed image, pushrun's labels, its notification and the service account.
+ */
+export function expectedLeaves(
+  template: unknown,
+  a: PushrunAdditions,
+): Map<string, string> {
+  const want = jobLeaves(template);
+  const job = template as {
+    taskGroups?: {
+      taskSpec?: {runnables?: {container?: {imageUri?: string}}[]};
+    }[];
+    notifications?: unknown[];
+  };
+  for (const k of [...want.keys()])
+    if (k.endsWith('.enableImageStreaming')) want.delete(k);
+  (job.taskGroups?.[0]?.taskSpec?.runnables ?? []).forEach((r, i) => {
+    const uri = r.container?.imageUri;
+    if (!r.container || (uri !== undefined && uri !== a.pinned)) return;
+    const at = `taskGroups.0.taskSpec.runnables.${i}.container`;
+    want.set(`${at}.imageUri`, a.pinned);
+    if (a.streams) want.set(`${at}.enableImageStreaming`, 'true');
+  });
+  want.set('labels.pushrun-mapping', a.mapping);
+  want.set('labels.pushrun-digest', a.digest.slice(7, 39));
+  want.set('labels.pushrun-streaming', String(a.streams));
+  const ours = `notifications.${job.notifications?.length ?? 0}`;
+  want.set(`${ours}.pubsubTopic`, a.eventsTopic);
+  want.set(`${ours}.message.type`, 'JOB_STATE_CHANGED');
+  if (a.serviceAccount)
+    want.set('allocationPolicy.serviceAccount.email', a.serviceAccount);
+  return want;
+}
+
 /** What differs between two leaf maps, one line per leaf; empty when they agree. */
 export function leafDifferences(
   want: ReadonlyMap<string, string>,
