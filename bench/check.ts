@@ -20,6 +20,7 @@ import {
   registryInstalled,
   startRegistry,
 } from '../test/support/registry';
+import {parseSettings} from '../shared/settings';
 
 const ROUNDS = 40;
 const AR = 'us-central1-docker.pkg.dev/bench/demo';
@@ -104,7 +105,7 @@ export async function benchCheck(): Promise<void> {
   }
   const registry = await startRegistry();
   try {
-    const env = {PUSHRUN_REGISTRY_ENDPOINT: registry.baseUrl};
+    const env = parseSettings({PUSHRUN_REGISTRY_ENDPOINT: registry.baseUrl});
     const rows: string[][] = [];
     for (const c of await cases()) {
       const repo = `bench/demo/${c.name.replace(/[^a-z0-9]+/g, '-')}`;

@@ -8,7 +8,7 @@
  */
 import {spawn, spawnSync} from 'node:child_process';
 import * as path from 'node:path';
-import {makeBatchJobs} from '../shared/batch';
+import {makeBatchJobs} from '../shared/batch/client';
 import {inspectImage} from '../shared/check';
 import {parseConfig} from '../shared/config';
 import type {PushrunConfig} from '../shared/config/types';
@@ -29,6 +29,7 @@ import {
 import {buildLayeredImage, pushBuiltImage} from '../test/support/images';
 import {floorGets} from './check';
 import {median, percentile, printTable, timed} from './stats';
+import {parseSettings} from '../shared/settings';
 
 const PROJECT = 'pushrun-bench';
 const REPO = 'acme/bench/app';
@@ -204,12 +205,12 @@ async function benchWarm(stack: Stack): Promise<void> {
   const configs = Array.from({length: WARM_MAPPINGS}, (_, k) =>
     configWithMapping(`bench-${k}`),
   );
-  const batch = makeBatchJobs(stack.env);
-  const direct = makeBatchJobs(stack.env);
+  const batch = makeBatchJobs(parseSettings(stack.env));
+  const direct = makeBatchJobs(parseSettings(stack.env));
   // A registry with an empty cache per event: each event fetches as a new push would, even
   // though the digests repeat across mappings.
   const freshRegistry = (): Registry =>
-    makeRegistry(stack.env, {cache: new DigestCache()});
+    makeRegistry(parseSettings(stack.env), {cache: new DigestCache()});
   const store = new MemoryRunStore();
   const depsFor = (config: PushrunConfig, registry: Registry): LaunchDeps => ({
     config,

@@ -3,10 +3,12 @@
  * Pub/Sub emulators, next to a baseline of one Firestore transaction plus one publish made
  * directly. Batch is an in-memory fake, so the figures are the store and topic cost.
  */
+import {parseSettings} from '../shared/settings';
 import {percentile, printTable, timed} from './stats';
 import {PubSub} from '@google-cloud/pubsub';
-import {BatchJob, BatchJobs, JobState} from '../shared/batch';
-import {CompletionDeps, recordJobState} from '../shared/complete';
+import {BatchJob, BatchJobs} from '../shared/batch/jobs';
+import {JobState} from '../shared/batch/job_state';
+import {CompletionDeps, recordJobState} from '../shared/runs/sync';
 import {makeLogger} from '../shared/log';
 import {makeNotifier} from '../shared/notify';
 import {makeFirestore, makeRunStore} from '../shared/runs/firestore_store';
@@ -94,14 +96,15 @@ export async function benchRecorder(): Promise<void> {
       },
       getJob: async n => jobs.get(n),
     };
-    const store = makeRunStore(env);
+    const settings = parseSettings(env);
+    const store = makeRunStore(settings);
     const deps: CompletionDeps = {
       batch,
       store,
-      notifier: makeNotifier(TOPIC, EMULATOR_PROJECT, env),
+      notifier: makeNotifier(TOPIC, settings),
       log: makeLogger(() => {}),
     };
-    const db = makeFirestore(env);
+    const db = makeFirestore(settings);
     const topic = pubsub.topic(TOPIC, {batching: {maxMessages: 1}});
     const baselineOnce = async (id: string) => {
       const ref = db.collection(RUNS_COLLECTION).doc(`baseline-${id}`);

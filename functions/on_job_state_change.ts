@@ -3,19 +3,17 @@
  * both bring run records up to date with what Batch says, through the same update path.
  */
 import type {CloudEvent} from '@google-cloud/functions-framework';
-import {completionDeps, type Deps} from '../shared/deps';
+import type {Deps} from '../shared/deps';
 import {PermanentError, errorMessage} from '../shared/errors';
-import {
-  decodeJobStateHint,
-  reconcileRuns,
-  recordJobState,
-} from '../shared/complete';
+import {decodeJobStateHint} from '../shared/events';
+import {reconcileRuns} from '../shared/reconcile';
+import {recordJobState} from '../shared/runs/sync';
 
 /** Builds the recorder: a malformed message is acknowledged and logged, a transient fault thrown. */
 export const makeOnJobStateChange =
   (deps: Deps) =>
   async (event: CloudEvent<unknown>): Promise<void> => {
-    const decision = decodeJobStateHint(event);
+    const decision = decodeJobStateHint(event, deps.project);
     if (decision.kind === 'ignore') {
       deps.log.info(`job state message ignored: ${decision.reason}`, {
         eventId: event.id,
@@ -42,7 +40,7 @@ export const makeReconcileRuns =
   (deps: Deps) =>
   async (event: CloudEvent<unknown>): Promise<void> => {
     const counts = await reconcileRuns({
-      ...completionDeps(deps),
+      ...deps,
       olderThanMs: deps.reconcileAfterMs,
     });
     deps.log.info('reconciled open runs', {eventId: event.id, ...counts});

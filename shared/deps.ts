@@ -1,21 +1,25 @@
 /**
- * Wiring for the functions and the CLI: the config, read once, and each outside system's
- * adapter, created lazily on first use (cold start matters for Cloud Functions).
+ * Wiring for the functions and the CLI: the settings and the config, read once, and one adapter
+ * per outside system. A plain object built once per instance: each adapter loads its client
+ * library and creates its client on first use, so building the object costs nothing.
  */
-import type {BatchJobs} from './batch';
-import type {CompletionDeps} from './complete';
-import type {PushrunConfig} from './config';
-import type {Notifier} from './notify';
-import type {Registry} from './registry';
-import type {RunStore} from './runs/store';
-import {loadConfig} from './config';
-import {parseDuration} from './duration';
+import {makeBatchJobs} from './batch/client';
+import type {BatchJobs} from './batch/jobs';
+import {loadConfig, type PushrunConfig} from './config';
 import {Logger, makeLogger} from './log';
+import {makeNotifier, type Notifier} from './notify';
+import {makeRegistry, type Registry} from './registry';
+import {makeRunStore} from './runs/firestore_store';
+import type {RunStore} from './runs/store';
+import {parseSettings, type Settings} from './settings';
 
 /** Everything the launch and completion paths need, built once per instance. */
 export interface Deps {
+  readonly settings: Settings;
   readonly config: PushrunConfig;
+  /** The project jobs, runs and topics live in (`settings.project`). */
   readonly project: string;
+  /** The identity jobs run as when their template names none. */
   readonly jobServiceAccount?: string;
   readonly log: Logger;
   readonly maxEventAgeMs: number;
@@ -27,75 +31,35 @@ export interface Deps {
   readonly now: () => Date;
 }
 
-/** What a caller may set instead of the real adapters (tests, the sandbox). */
-export type DepsOverrides = Partial<Omit<Deps, 'config'>> & {
-  config?: PushrunConfig;
-};
+/** What a caller may set instead of the real adapters (tests, the sandbox, the CLI). */
+export type DepsOverrides = Partial<Omit<Deps, 'settings'>>;
 
 /**
- * Reads the environment and the config now (a bad config throws here) and defers every
- * client until it is first used. Modules of unused clients are never loaded.
+ * Reads the config now (a bad config throws here) and builds the adapters, which connect
+ * nothing until first used.
  */
 export function makeDeps(
-  env: NodeJS.ProcessEnv = process.env,
+  settings: Settings = parseSettings(),
   overrides: DepsOverrides = {},
 ): Deps {
-  const config = overrides.config ?? loadConfig(undefined, env);
-  const project =
-    overrides.project ?? env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? '';
-  const maxEventAgeMs = parseDuration(env.PUSHRUN_MAX_EVENT_AGE ?? '1h');
-  const reconcileAfterMs = parseDuration(env.PUSHRUN_RECONCILE_AFTER ?? '10m');
-  let registry = overrides.registry;
-  let batch = overrides.batch;
-  let store = overrides.store;
-  let notifier = overrides.notifier;
-
+  const config = overrides.config ?? loadConfig(settings.configFile);
+  const project = overrides.project ?? settings.project;
+  const log = overrides.log ?? makeLogger();
   return {
+    settings,
     config,
     project,
-    ...(env.PUSHRUN_JOB_SERVICE_ACCOUNT && {
-      jobServiceAccount: env.PUSHRUN_JOB_SERVICE_ACCOUNT,
+    ...(settings.jobServiceAccount && {
+      jobServiceAccount: settings.jobServiceAccount,
     }),
-    log: overrides.log ?? makeLogger(),
-    maxEventAgeMs,
-    reconcileAfterMs,
-    now: overrides.now ?? (() => new Date()),
-    get registry() {
-      return (registry ??= (
-        require('./registry') as typeof import('./registry')
-      ).makeRegistry(env));
-    },
-    get batch() {
-      return (batch ??= (
-        require('./batch') as typeof import('./batch')
-      ).makeBatchJobs(env));
-    },
-    get store() {
-      return (store ??= (
-        require('./runs/firestore_store') as typeof import('./runs/firestore_store')
-      ).makeRunStore(env));
-    },
-    get notifier() {
-      return (notifier ??= (
-        require('./notify') as typeof import('./notify')
-      ).makeNotifier(config.notifications.topic, project, env));
-    },
-  };
-}
-
-/** The completion path's view of the deps, read now (spreading getters would create clients). */
-export function completionDeps(deps: Deps): CompletionDeps {
-  return {
-    get batch() {
-      return deps.batch;
-    },
-    get store() {
-      return deps.store;
-    },
-    get notifier() {
-      return deps.notifier;
-    },
-    log: deps.log,
-    now: deps.now,
+    log,
+    maxEventAgeMs: settings.maxEventAgeMs,
+    reconcileAfterMs: settings.reconcileAfterMs,
+    now: () => new Date(),
+    registry: makeRegistry(settings),
+    batch: makeBatchJobs(settings),
+    store: makeRunStore(settings),
+    notifier: makeNotifier(config.notifications.topic, {...settings, project}),
+    ...overrides,
   };
 }

@@ -7,9 +7,11 @@
  * See https://cloud.google.com/artifact-registry/docs/configure-notifications and, for the
  * envelope, https://cloud.google.com/eventarc/docs/cloudevents#pubsub
  */
+import {isJobState, type JobState} from './batch/job_state';
 import {eventData, eventTypeProblem, isObject} from './cloud_event';
 import {errorMessage} from './errors';
 import {imageName, parseImageRef, type ImageRef} from './image_ref';
+import {parseJobName} from './runs/record';
 
 /** An image push that can start runs: an INSERT with a digest. */
 export interface ImagePush {
@@ -163,4 +165,133 @@ function withoutTag(ref: ImageRef): ImageRef {
   const copy: {-readonly [K in keyof ImageRef]: ImageRef[K]} = {...ref};
   delete copy.tag;
   return copy;
+}
+
+/** A Batch state-change message, reduced to what it hints at. */
+export interface JobStateHint {
+  /** Full `projects/P/locations/R/jobs/ID`. */
+  readonly jobName: string;
+  readonly jobId: string;
+  readonly jobUid?: string;
+  readonly newState?: JobState;
+  readonly region?: string;
+  readonly eventId: string;
+}
+
+/** A decoded message: a hint to act on, or a reason to acknowledge and move on. */
+export type JobStateDecision =
+  | {readonly kind: 'hint'; readonly hint: JobStateHint}
+  | {
+      readonly kind: 'ignore';
+      readonly reason: string;
+      readonly eventId?: string;
+    };
+
+/** The parts of an Eventarc `messagePublished` CloudEvent the decoder reads. */
+export interface JobStateEvent {
+  readonly id?: string;
+  readonly type?: string;
+  readonly data?: unknown;
+}
+
+const JOB_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Turns an Eventarc Pub/Sub CloudEvent from Batch into a hint. `data` may be an object, a JSON
+ * string or bytes; only `Type=JOB_STATE_CHANGED` matters. A bare `JobName` is completed with
+ * the `Region` attribute and the project from `env`. An unknown `NewJobState` is dropped, not
+ * fatal: the hint only says which job to look at.
+ */
+export function decodeJobStateHint(
+  event: unknown,
+  project: string,
+): JobStateDecision {
+  if (!event || typeof event !== 'object') {
+    return {kind: 'ignore', reason: 'event is not an object'};
+  }
+  const wrongType = eventTypeProblem((event as JobStateEvent).type);
+  if (wrongType) return {kind: 'ignore', reason: wrongType};
+  const parsed = eventData((event as JobStateEvent).data);
+  const data = typeof parsed === 'string' ? undefined : parsed;
+  const message = data?.message;
+  if (!message || typeof message !== 'object') {
+    return {kind: 'ignore', reason: 'event has no data.message'};
+  }
+  const msg = message as Record<string, unknown>;
+  const eventId =
+    stringOr((event as JobStateEvent).id) ??
+    stringOr(msg.messageId) ??
+    stringOr(msg.message_id) ??
+    '';
+  const ignore = (reason: string): JobStateDecision => ({
+    kind: 'ignore',
+    reason,
+    eventId,
+  });
+  const attrs = {...bodyAttributes(msg.data), ...stringRecord(msg.attributes)};
+  if (attrs.Type !== 'JOB_STATE_CHANGED') {
+    return ignore(
+      `message type ${JSON.stringify(attrs.Type ?? null)} is not JOB_STATE_CHANGED`,
+    );
+  }
+  const rawName = attrs.JobName;
+  if (!rawName) return ignore('message has no JobName attribute');
+  let jobName: string;
+  let region = attrs.Region || undefined;
+  const full = parseJobName(rawName);
+  if (full) {
+    jobName = rawName;
+    region ??= full.region;
+  } else {
+    if (!JOB_ID.test(rawName))
+      return ignore(`JobName ${JSON.stringify(rawName)} is not a job name`);
+    if (!region)
+      return ignore(
+        `JobName ${rawName} is bare and there is no Region attribute`,
+      );
+    if (!project)
+      return ignore(
+        `JobName ${rawName} is bare and GOOGLE_CLOUD_PROJECT is not set`,
+      );
+    jobName = `projects/${project}/locations/${region}/jobs/${rawName}`;
+  }
+  const newState = isJobState(attrs.NewJobState)
+    ? attrs.NewJobState
+    : undefined;
+  return {
+    kind: 'hint',
+    hint: {
+      jobName,
+      jobId: parseJobName(jobName)!.jobId,
+      eventId,
+      ...(attrs.JobUID ? {jobUid: attrs.JobUID} : {}),
+      ...(newState ? {newState} : {}),
+      ...(region ? {region} : {}),
+    },
+  };
+}
+
+/** Batch sends the facts as attributes; a JSON body with the same keys is read as a fallback. */
+function bodyAttributes(data: unknown): Record<string, string> {
+  if (typeof data !== 'string' || !data) return {};
+  try {
+    return stringRecord(
+      JSON.parse(Buffer.from(data, 'base64').toString('utf8')),
+    );
+  } catch {
+    return {}; // Batch's body is free text
+  }
+}
+
+function stringRecord(v: unknown): Record<string, string> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>).filter(
+      ([, x]) => typeof x === 'string',
+    ),
+  ) as Record<string, string>;
+}
+
+function stringOr(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
 }

@@ -6,22 +6,17 @@
  */
 import {createHash} from 'node:crypto';
 import {isDeepStrictEqual} from 'node:util';
-import type {CreateJobRequest} from './batch';
+import type {CreateJobRequest} from './batch/jobs';
 import type {Mapping, PushrunConfig} from './config/types';
 import {fillTemplate, type Placeholder} from './config/placeholders';
 import {imageName, type ImageRef} from './image_ref';
-import {toJobMessage} from './job_template';
+import {toJobMessage} from './batch/convert';
+import {jobLabels} from './runs/job_labels';
+import {topicName} from './topics';
 import {asArray, asObject, pushedImageContainers} from './containers';
 import type {Verdict} from './verdict';
 
-export type {CreateJobRequest} from './batch';
-
-/** The label keys pushrun puts on every job. */
-export const JOB_LABELS = {
-  mapping: 'pushrun-mapping',
-  digest: 'pushrun-digest',
-  streaming: 'pushrun-streaming',
-} as const;
+export type {CreateJobRequest} from './batch/jobs';
 
 /** Everything one CreateJob needs to know. */
 export interface BuildJobInput {
@@ -56,13 +51,6 @@ export function streamingEnabled(mapping: Mapping, verdict: Verdict): boolean {
   if (mapping.streaming === 'off') return false;
   if (mapping.streaming === 'required') return true;
   return verdict.streamable;
-}
-
-/** The full name of a topic: short names live in `project`. */
-export function topicName(topic: string, project: string): string {
-  return topic.startsWith('projects/')
-    ? topic
-    : `projects/${project}/topics/${topic}`;
 }
 
 /**
@@ -100,9 +88,7 @@ export function buildCreateJobRequest(input: BuildJobInput): CreateJobRequest {
   }
   job.labels = {
     ...(asObject(job.labels) ?? {}),
-    [JOB_LABELS.mapping]: mapping.name,
-    [JOB_LABELS.digest]: digestHex(digest).slice(0, 32),
-    [JOB_LABELS.streaming]: String(streaming),
+    ...jobLabels(mapping.name, digest, streaming),
   };
   // The template's own notifications stay as written; pushrun's is added unless already there.
   const ours = {

@@ -4,8 +4,8 @@
  * and records every run. Safe to repeat: job ids are derived from the mapping and the digest
  * of the manifest that runs, so every message of one push names the same job.
  */
-import type {BatchJobs} from './batch';
-import {finishAndNotify} from './complete';
+import type {BatchJobs} from './batch/jobs';
+import {finishAndNotify} from './runs/announce';
 import type {PushrunConfig} from './config/types';
 import {PermanentError, TransientError, errorMessage} from './errors';
 import type {ImagePush} from './events';

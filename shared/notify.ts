@@ -6,6 +6,8 @@
  */
 import type {PubSub} from '@google-cloud/pubsub';
 import {TransientError, errorMessage} from './errors';
+import type {Settings} from './settings';
+import {topicName} from './topics';
 import {Logger, makeLogger} from './log';
 import {
   RunRecord,
@@ -177,23 +179,20 @@ const WEBHOOK_TIMEOUT_MS = 10_000;
  */
 export function makeNotifier(
   topic: string,
-  project: string,
-  env: NodeJS.ProcessEnv = process.env,
+  settings: Pick<Settings, 'project' | 'pubsubEmulatorHost' | 'webhookUrl'>,
   options: NotifierOptions = {},
 ): Notifier {
   let pubsub: PubSub | undefined;
-  const webhookUrl = env.PUSHRUN_WEBHOOK_URL || undefined;
+  const {project, webhookUrl} = settings;
   const log = options.log ?? makeLogger();
-  const topicName = topic.includes('/')
-    ? topic
-    : `projects/${project}/topics/${topic}`;
+  const fullName = topicName(topic, project);
   const client = () => {
     if (!pubsub) {
       // Loaded on first publish: cold starts that never notify skip the module.
 
       const {PubSub} =
         require('@google-cloud/pubsub') as typeof import('@google-cloud/pubsub');
-      const emulator = env.PUBSUB_EMULATOR_HOST;
+      const emulator = settings.pubsubEmulatorHost;
       pubsub = new PubSub({
         projectId: project || undefined,
         ...(emulator ? {apiEndpoint: emulator} : {}),
@@ -206,7 +205,7 @@ export function makeNotifier(
     async notifyRun(record) {
       const {body, attributes} = buildRunNotification(record);
       // One message per call: no point waiting for a batch that never fills.
-      publisher ??= client().topic(topicName, {batching: {maxMessages: 1}});
+      publisher ??= client().topic(fullName, {batching: {maxMessages: 1}});
       try {
         await publisher.publishMessage({
           data: Buffer.from(JSON.stringify(body)),
@@ -214,7 +213,7 @@ export function makeNotifier(
         });
       } catch (e) {
         throw new TransientError(
-          `publishing to ${topicName} failed: ${errorMessage(e)}`,
+          `publishing to ${fullName} failed: ${errorMessage(e)}`,
           {
             cause: e,
           },

@@ -36,7 +36,7 @@ async function runCheck(
         ...(opts.platform && {platform: opts.platform}),
         ...(opts.region && {region: opts.region}),
       },
-      {registry: makeRegistry(ctx.env)},
+      {registry: makeRegistry(ctx.settings())},
     );
     ctx.out(
       opts.json

@@ -16,6 +16,9 @@ import {
 } from '../config';
 import {errorMessage} from '../errors';
 import {isMultiRegion, locationContains} from '../locations';
+import {asObject} from '../containers';
+import type {Settings} from '../settings';
+import {topicName} from '../topics';
 import type {CliContext, CommandModule} from './main';
 
 /** Exit codes of `pushrun config validate`. */
@@ -158,20 +161,14 @@ const PUBLISHER_ROLES = [
 export async function checkTopicPublishers(
   config: PushrunConfig,
   reader: TopicPolicyReader,
-  env: NodeJS.ProcessEnv = process.env,
+  settings: Pick<Settings, 'project' | 'jobServiceAccount'>,
 ): Promise<OnlineFindings> {
   const configured = config.notifications.batchEventsTopic;
-  const project = env.GOOGLE_CLOUD_PROJECT;
-  const topic =
-    configured.startsWith('projects/') || !project
-      ? configured
-      : `projects/${project}/topics/${configured}`;
+  const topic = settings.project
+    ? topicName(configured, settings.project)
+    : configured;
   const accounts = config.mappings.map(
-    m =>
-      [
-        m,
-        templateServiceAccount(m) ?? env.PUSHRUN_JOB_SERVICE_ACCOUNT,
-      ] as const,
+    m => [m, templateServiceAccount(m) ?? settings.jobServiceAccount] as const,
   );
   if (!accounts.some(([, account]) => account))
     return {problems: [], unchecked: []};
@@ -205,19 +202,11 @@ export async function checkTopicPublishers(
   return {problems, unchecked: []};
 }
 
-/** The service account a mapping's template names, in either proto3 JSON spelling. */
+/** The service account a mapping's template names (the job is in canonical proto3 JSON). */
 function templateServiceAccount(m: Mapping): string | undefined {
-  const field = (o: unknown, camel: string, snake: string) =>
-    typeof o === 'object' && o !== null
-      ? ((o as Record<string, unknown>)[camel] ??
-        (o as Record<string, unknown>)[snake])
-      : undefined;
-  const policy = field(m.job, 'allocationPolicy', 'allocation_policy');
-  const email = field(
-    field(policy, 'serviceAccount', 'service_account'),
-    'email',
-    'email',
-  );
+  const email = asObject(
+    asObject(m.job.allocationPolicy)?.serviceAccount,
+  )?.email;
   return typeof email === 'string' && email ? email : undefined;
 }
 
@@ -227,7 +216,7 @@ async function runValidate(
   ctx: CliContext,
   deps: ConfigCommandDeps,
 ): Promise<void> {
-  const name = configFile(file, ctx.env);
+  const name = configFile(file, ctx.settings());
   const reading = readConfig(name);
   const print = (p: Problem) => ctx.err(formatProblem(p) + '\n');
   reading.errors.forEach(print);
@@ -246,7 +235,7 @@ async function runValidate(
       const publishers = await checkTopicPublishers(
         reading.config,
         deps.topics(),
-        ctx.env,
+        ctx.settings(),
       );
       findings = {
         problems: [...repositories.problems, ...publishers.problems],

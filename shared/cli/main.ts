@@ -1,5 +1,6 @@
 /** The `pushrun` command line: parses arguments and hands each command to its module. */
 import {Command, CommanderError} from 'commander';
+import {parseSettings, type Settings} from '../settings';
 import {registerCheckCommand} from './check_command';
 import {registerConfigCommand} from './config_command';
 import {registerPlanCommand} from './plan_command';
@@ -9,6 +10,8 @@ import {registerRunsCommand} from './runs_command';
 /** A command module adds its subcommand and sets `exitCode` through `setExit`. */
 export interface CliContext {
   readonly env: NodeJS.ProcessEnv;
+  /** `env` as settings, read when a command first asks (a malformed value throws ConfigError). */
+  settings(): Settings;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   setExit(code: number): void;
@@ -25,15 +28,32 @@ const COMMAND_MODULES: CommandModule[] = [
   registerRunsCommand,
 ];
 
+/** The context commands run in. */
+export function cliContext(
+  env: NodeJS.ProcessEnv,
+  out: (text: string) => void,
+  err: (text: string) => void,
+  setExit: (code: number) => void,
+): CliContext {
+  let settings: Settings | undefined;
+  return {
+    env,
+    out,
+    err,
+    setExit,
+    settings: () => (settings ??= parseSettings(env)),
+  };
+}
+
 /** Runs the CLI and resolves to the process exit code. */
 export async function main(
-  argv: string[] = process.argv,
-  env: NodeJS.ProcessEnv = process.env,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
   out: (text: string) => void = t => process.stdout.write(t),
   err: (text: string) => void = t => process.stderr.write(t),
 ): Promise<number> {
   let exitCode = 0;
-  const ctx: CliContext = {env, out, err, setExit: c => (exitCode = c)};
+  const ctx = cliContext(env, out, err, c => (exitCode = c));
   const program = new Command('pushrun')
     .description(
       'Push an image, and the Batch jobs configured for it start, streaming whenever they can.',

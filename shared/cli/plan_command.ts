@@ -14,9 +14,10 @@ import {
   parseImageRef,
   type ImageRef,
 } from '../image_ref';
-import {jobToProto3JSON} from '../job_template';
+import {jobToProto3JSON} from '../batch/convert';
 import {planPush, type PlannedRun} from '../plan';
 import {makeRegistry, type Registry} from '../registry';
+import type {Settings} from '../settings';
 import type {CliContext, CommandModule} from './main';
 
 /** Exit codes of `pushrun plan`. */
@@ -24,7 +25,7 @@ export const PLAN_EXIT = {planned: 0, invalidConfig: 1, unknown: 2} as const;
 
 /** What the command needs from outside; tests pass a fake registry. */
 export interface PlanCommandDeps {
-  readonly registry: (env: NodeJS.ProcessEnv) => Registry;
+  readonly registry: (settings: Settings) => Registry;
 }
 
 /** The plan as `--json` prints it: the job in proto3 JSON, as `gcloud batch jobs submit` reads it. */
@@ -130,15 +131,15 @@ async function runPlan(
   } catch (e) {
     return fail(errorMessage(e));
   }
-  const reading = readConfig(configFile(opts.config, ctx.env));
+  const settings = ctx.settings();
+  const reading = readConfig(configFile(opts.config, settings));
   reading.errors.forEach(p => ctx.err(formatProblem(p) + '\n'));
   if (!reading.config) {
     ctx.setExit(PLAN_EXIT.invalidConfig);
     return;
   }
   const config = reading.config;
-  const project =
-    ctx.env.GOOGLE_CLOUD_PROJECT || ctx.env.GCLOUD_PROJECT || ref.project;
+  const project = settings.project || ref.project;
   if (!project) {
     return fail(
       'set GOOGLE_CLOUD_PROJECT: the image is not in Artifact Registry, so it names no project',
@@ -149,7 +150,7 @@ async function runPlan(
     facts = await inspectImage(
       ref,
       {platform: config.defaults.platform},
-      {registry: deps.registry(ctx.env)},
+      {registry: deps.registry(settings)},
     );
   } catch (e) {
     return fail(
@@ -170,7 +171,7 @@ async function runPlan(
     config,
     facts,
     project,
-    ctx.env.PUSHRUN_JOB_SERVICE_ACCOUNT || undefined,
+    settings.jobServiceAccount,
   );
   const report = planReport(
     digestRef,
@@ -189,7 +190,7 @@ async function runPlan(
 
 /** Builds the `plan` command module; `deps` replaces the registry in tests. */
 export function planCommand(
-  deps: PlanCommandDeps = {registry: env => makeRegistry(env)},
+  deps: PlanCommandDeps = {registry: settings => makeRegistry(settings)},
 ): CommandModule {
   return (program: Command, ctx: CliContext) => {
     program

@@ -10,10 +10,11 @@ import type {ImagePush} from '../events';
 import {parseImageRef, type ImageRef} from '../image_ref';
 import {launchRuns, type LaunchOutcome} from '../launch';
 import {makeDeps, type Deps, type DepsOverrides} from '../deps';
+import type {Settings} from '../settings';
 import type {CliContext, CommandModule} from './main';
 
 /** How replay builds its dependencies; tests pass in-memory stores and fakes. */
-export type ReplayDepsFactory = (env: NodeJS.ProcessEnv) => Deps;
+export type ReplayDepsFactory = (settings: Settings) => Deps;
 
 /** One line per mapping's outcome. */
 export function formatOutcome(o: LaunchOutcome): string {
@@ -47,10 +48,12 @@ async function runReplay(
   }
   if (!ref.digest)
     return fail(2, `${image} names no digest: replay takes IMAGE@sha256:…`);
-  const env = opts.config ? {...ctx.env, PUSHRUN_CONFIG: opts.config} : ctx.env;
   let deps: Deps;
   try {
-    deps = factory(env);
+    const settings = ctx.settings();
+    deps = factory(
+      opts.config ? {...settings, configFile: opts.config} : settings,
+    );
   } catch (e) {
     if (e instanceof ConfigError) {
       e.problems.forEach(p => ctx.err(p + '\n'));
@@ -76,12 +79,10 @@ async function runReplay(
   };
   let outcomes: LaunchOutcome[];
   try {
-    outcomes = await launchRuns(
-      push,
-      Object.create(deps, {
-        config: {value: {...deps.config, mappings}},
-      }),
-    );
+    outcomes = await launchRuns(push, {
+      ...deps,
+      config: {...deps.config, mappings},
+    });
   } catch (e) {
     return fail(e instanceof TransientError ? 2 : 1, errorMessage(e));
   }
@@ -92,8 +93,8 @@ async function runReplay(
 
 /** Builds the `replay` command module; `overrides` replace adapters in tests. */
 export function replayCommand(overrides: DepsOverrides = {}): CommandModule {
-  const factory: ReplayDepsFactory = env =>
-    makeDeps(env, {
+  const factory: ReplayDepsFactory = settings =>
+    makeDeps(settings, {
       log: {
         log: () => undefined,
         info: () => undefined,

@@ -13,19 +13,20 @@ import {
   shortDigest,
 } from '../runs/record';
 import type {RunStore} from '../runs/store';
+import type {Settings} from '../settings';
 import type {CliContext, CommandModule} from './main';
 
 /** What the command needs from outside; tests pass a memory store. */
 export interface RunsCommandDeps {
-  readonly store: (env: NodeJS.ProcessEnv) => RunStore;
+  readonly store: (settings: Settings) => RunStore;
 }
 
 /** The Firestore store, loaded only when the command runs. */
 export const DEFAULT_RUNS_COMMAND_DEPS: RunsCommandDeps = {
-  store: env =>
+  store: settings =>
     (
       require('../runs/firestore_store') as typeof import('../runs/firestore_store')
-    ).makeRunStore(env),
+    ).makeRunStore(settings),
 };
 
 /** Exit codes: 0 done, 1 no such run, 2 bad arguments or the store could not be read. */
@@ -97,7 +98,7 @@ async function listRuns(
   }
   let records: RunRecord[];
   try {
-    records = await deps.store(ctx.env).list({
+    records = await deps.store(ctx.settings()).list({
       mapping: opts.mapping,
       image: opts.image,
       state: opts.state,
@@ -121,7 +122,7 @@ async function showRun(
 ) {
   let record: RunRecord | undefined;
   try {
-    record = await deps.store(ctx.env).get(id);
+    record = await deps.store(ctx.settings()).get(id);
   } catch (e) {
     return fail(ctx, `could not read run ${id}: ${errorMessage(e)}`);
   }

@@ -3,7 +3,6 @@ export * from './types';
 export {
   clearConfigCache,
   configFile,
-  DEFAULT_CONFIG_FILE,
   loadConfig,
   parseConfig,
   readConfig,

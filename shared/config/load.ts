@@ -1,6 +1,7 @@
 /** Reads the config file once per process and fails loudly when it is invalid. */
 import * as path from 'node:path';
 import {ConfigError} from '../errors';
+import type {Settings} from '../settings';
 import {
   formatProblem,
   parseSource,
@@ -11,15 +12,12 @@ import {
 import type {PushrunConfig} from './types';
 import {validateConfig} from './validate';
 
-/** Where the config lives when `PUSHRUN_CONFIG` is not set (relative to the working directory). */
-export const DEFAULT_CONFIG_FILE = 'config/pushrun.yaml';
-
 /** The config file to read: `file`, else `PUSHRUN_CONFIG`, else `config/pushrun.yaml`. */
 export function configFile(
-  file?: string,
-  env: NodeJS.ProcessEnv = process.env,
+  file: string | undefined,
+  settings: Pick<Settings, 'configFile'>,
 ): string {
-  return file ?? (env.PUSHRUN_CONFIG || DEFAULT_CONFIG_FILE);
+  return file ?? settings.configFile;
 }
 
 /** The result of reading a config: the config when valid, and every problem (errors and warnings). */
@@ -67,11 +65,7 @@ const cache = new Map<string, PushrunConfig>();
  * The config, read once per process: `file`, else `PUSHRUN_CONFIG`, else `config/pushrun.yaml`.
  * Throws ConfigError listing every `FILE:LINE:COL message` when the file is invalid.
  */
-export function loadConfig(
-  file?: string,
-  env: NodeJS.ProcessEnv = process.env,
-): PushrunConfig {
-  const name = configFile(file, env);
+export function loadConfig(name: string): PushrunConfig {
   const key = path.resolve(name);
   const cached = cache.get(key);
   if (cached) return cached;

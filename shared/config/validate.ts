@@ -8,7 +8,7 @@ import {
   jobTemplateProblems,
   toJobMessage,
   writtenPath,
-} from '../job_template';
+} from '../batch/convert';
 import {errorMessage} from '../errors';
 import {
   fillTemplate,

@@ -5,7 +5,7 @@
  * directly. Either way the Google OAuth2 access token is the password of the user
  * `oauth2accesstoken` (https://cloud.google.com/artifact-registry/docs/docker/authentication).
  */
-import {GoogleAuth} from 'google-auth-library';
+import type {GoogleAuth} from 'google-auth-library';
 
 /** Gives an OAuth2 access token; tests pass a fake. */
 export interface TokenSource {
@@ -22,7 +22,12 @@ export function makeGoogleTokenSource(): TokenSource {
   let auth: GoogleAuth | undefined;
   return {
     async getAccessToken() {
-      auth ??= new GoogleAuth({scopes: [CLOUD_PLATFORM_SCOPE]});
+      if (!auth) {
+        // Loaded when a registry first asks for credentials, not with this module.
+        const {GoogleAuth} =
+          require('google-auth-library') as typeof import('google-auth-library');
+        auth = new GoogleAuth({scopes: [CLOUD_PLATFORM_SCOPE]});
+      }
       const token = await auth.getAccessToken();
       if (!token)
         throw new Error('Application Default Credentials gave no access token');

@@ -1,5 +1,5 @@
 /** The registry package: the Registry interface, its HTTP adapter, and the OCI layout reader. */
-import {ConfigError} from '../errors';
+import type {Settings} from '../settings';
 import {makeGoogleTokenSource, type TokenSource} from './auth';
 import type {DigestCache} from './cache';
 import {makeHttpRegistry} from './http_registry';
@@ -28,15 +28,10 @@ export interface RegistryDeps {
  * every request. Google credentials (ADC) are looked up only when a registry first challenges.
  */
 export function makeRegistry(
-  env: NodeJS.ProcessEnv = process.env,
+  settings: Settings,
   deps: RegistryDeps = {},
 ): Registry {
-  const endpoint = env.PUSHRUN_REGISTRY_ENDPOINT?.trim() || undefined;
-  if (endpoint && !/^https?:\/\/[^/]+\/?$/.test(endpoint)) {
-    throw new ConfigError(
-      `PUSHRUN_REGISTRY_ENDPOINT="${endpoint}" must be a base URL such as http://127.0.0.1:5000`,
-    );
-  }
+  const endpoint = settings.registryEndpoint;
   return makeHttpRegistry({
     ...(endpoint && {endpoint}),
     tokenSource: deps.tokenSource ?? makeGoogleTokenSource,

@@ -2,14 +2,10 @@
  * The RunStore on Firestore: collection `pushrun-runs`, document id = record id, updates in
  * `runTransaction`. Transactions: https://cloud.google.com/firestore/docs/manage-data/transactions
  */
-// This module is itself loaded lazily (shared/deps.ts), so importing the client here is free.
-import {
-  DocumentData,
-  FieldPath,
-  Firestore,
-  Query,
-} from '@google-cloud/firestore';
+// The client library is loaded when the first client is made, not with this module.
+import type {DocumentData, Firestore, Query} from '@google-cloud/firestore';
 import {TransientError, errorMessage} from '../errors';
+import type {Settings} from '../settings';
 import {RunRecord} from './record';
 import {
   DEFAULT_LIST_LIMIT,
@@ -30,17 +26,25 @@ const TRANSACTION_ATTEMPTS = 10;
 
 /**
  * A Firestore-backed RunStore. The client is created on first use; `FIRESTORE_EMULATOR_HOST`
- * in `env` points it at the emulator (the client also honours the variable in process.env).
+ * in the settings points it at the emulator.
  */
-export function makeRunStore(env: NodeJS.ProcessEnv = process.env): RunStore {
-  return new FirestoreRunStore(() => makeFirestore(env));
+export function makeRunStore(settings: FirestoreSettings): RunStore {
+  return new FirestoreRunStore(() => makeFirestore(settings));
 }
 
-/** Builds the Firestore client the store uses, for `env`. */
-export function makeFirestore(env: NodeJS.ProcessEnv = process.env): Firestore {
-  const emulator = env.FIRESTORE_EMULATOR_HOST;
+/** What the Firestore client is built from. */
+export type FirestoreSettings = Pick<
+  Settings,
+  'project' | 'firestoreEmulatorHost'
+>;
+
+/** Builds the Firestore client the store uses. */
+export function makeFirestore(settings: FirestoreSettings): Firestore {
+  const emulator = settings.firestoreEmulatorHost;
+  const {Firestore} =
+    require('@google-cloud/firestore') as typeof import('@google-cloud/firestore');
   return new Firestore({
-    projectId: env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT,
+    projectId: settings.project || undefined,
     ignoreUndefinedProperties: true,
     ...(emulator ? {host: emulator, ssl: false} : {}),
   });
@@ -123,7 +127,7 @@ export class FirestoreRunStore implements RunStore {
       .where('open', '==', true)
       .where('createdAt', '<', query.olderThan)
       .orderBy('createdAt')
-      .orderBy(FieldPath.documentId());
+      .orderBy('__name__');
     if (query.after) q = q.startAfter(query.after.createdAt, query.after.id);
     try {
       return (await q.limit(query.limit).get()).docs.map(d =>

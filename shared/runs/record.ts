@@ -3,7 +3,12 @@
  * Batch state messages arrive late, twice, or not at all, so every update goes through
  * `applyJobState`, which never moves a run backwards.
  */
-import {JOB_STATES, JobState, isJobState, isTerminalState} from '../batch';
+import {
+  JOB_STATES,
+  JobState,
+  isJobState,
+  isTerminalState,
+} from '../batch/job_state';
 
 /** A run's state: a Batch job state, or SKIPPED for a push that started no job. */
 export const RUN_STATES = [...JOB_STATES, 'SKIPPED'] as const;

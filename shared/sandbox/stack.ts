@@ -24,6 +24,7 @@ import {
   type TestRegistry,
 } from '../../test/support/registry';
 import type {RunStore} from '../runs/store';
+import {parseSettings} from '../settings';
 import {startBridge} from './bridge';
 
 /** The functions the stack can serve (DESIGN.md "Functions"). */
@@ -259,7 +260,7 @@ export async function startStack(
       store() {
         const {makeRunStore} =
           require('../runs/firestore_store') as typeof import('../runs/firestore_store');
-        return (store ??= makeRunStore(env));
+        return (store ??= makeRunStore(parseSettings(env)));
       },
       async watchNotifications(onMessage) {
         const messages: Message[] = [];

@@ -3,15 +3,13 @@
  * API stand-in over gRPC on loopback.
  */
 import * as assert from 'node:assert';
+import {parseSettings} from '../../shared/settings';
 import * as net from 'node:net';
 import {status} from '@grpc/grpc-js';
 import {BatchServiceClient} from '@google-cloud/batch';
-import {
-  BatchJobs,
-  JobState,
-  batchClientOptions,
-  makeBatchJobs,
-} from '../../shared/batch';
+import {BatchJobs} from '../../shared/batch/jobs';
+import {JobState} from '../../shared/batch/job_state';
+import {batchClientOptions, makeBatchJobs} from '../../shared/batch/client';
 import {PermanentError, TransientError} from '../../shared/errors';
 import {
   BatchStandin,
@@ -86,7 +84,9 @@ describe('Batch adapter against the stand-in', function () {
 
   before(async () => {
     standin = await startBatchStandin();
-    batch = makeBatchJobs({PUSHRUN_BATCH_ENDPOINT: standin.endpoint});
+    batch = makeBatchJobs(
+      parseSettings({PUSHRUN_BATCH_ENDPOINT: standin.endpoint}),
+    );
   });
   after(() => standin.stop());
 
@@ -289,9 +289,11 @@ describe('Batch adapter against the stand-in', function () {
   });
 
   it('an endpoint nobody listens on fails fast with TransientError', async () => {
-    const dead = makeBatchJobs({
-      PUSHRUN_BATCH_ENDPOINT: `127.0.0.1:${await closedPort()}`,
-    });
+    const dead = makeBatchJobs(
+      parseSettings({
+        PUSHRUN_BATCH_ENDPOINT: `127.0.0.1:${await closedPort()}`,
+      }),
+    );
     const t0 = Date.now();
     await assert.rejects(
       dead.createJob({parent: PARENT, jobId: 'dead-1', job: realisticJob()}),
@@ -302,7 +304,9 @@ describe('Batch adapter against the stand-in', function () {
 
   it('also serves ListJobs and DeleteJob; other methods are UNIMPLEMENTED', async () => {
     const client = new BatchServiceClient(
-      batchClientOptions({PUSHRUN_BATCH_ENDPOINT: standin.endpoint}),
+      batchClientOptions(
+        parseSettings({PUSHRUN_BATCH_ENDPOINT: standin.endpoint}),
+      ),
     );
     try {
       const jobId = nextId('listed');
@@ -349,7 +353,9 @@ describe('Batch stand-in lifecycle mode', function () {
         },
       },
     });
-    batch = makeBatchJobs({PUSHRUN_BATCH_ENDPOINT: standin.endpoint});
+    batch = makeBatchJobs(
+      parseSettings({PUSHRUN_BATCH_ENDPOINT: standin.endpoint}),
+    );
   });
   after(() => standin.stop());
 

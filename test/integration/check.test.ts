@@ -17,6 +17,7 @@ import {
   type ImageSpec,
 } from '../support/images';
 import {useRegistry} from '../support/registry';
+import {parseSettings} from '../../shared/settings';
 
 const AR = 'us-central1-docker.pkg.dev/acme/demo';
 const REPO_ROOT = repoRoot();
@@ -114,7 +115,9 @@ describe('pushrun check against a real registry', function () {
           image,
           {...(c.platform && {platform: c.platform})},
           {
-            registry: makeRegistry(env, {cache: new DigestCache()}),
+            registry: makeRegistry(parseSettings(env), {
+              cache: new DigestCache(),
+            }),
           },
         );
         assert.deepStrictEqual(
@@ -306,7 +309,7 @@ describe('pushrun check against a real registry', function () {
   });
 
   it('a digest checked before makes no request', async () => {
-    const reg = makeRegistry(env, {cache: new DigestCache()});
+    const reg = makeRegistry(parseSettings(env), {cache: new DigestCache()});
     const image = `${AR}/tiny-layer@${digests['tiny-layer']}`;
     await checkImage(image, {}, {registry: reg});
     const cold = reg.requestCount;

@@ -5,17 +5,16 @@
  * Batch is a recorded fake whose getJob answers the job's state at the time of the call.
  */
 import * as assert from 'node:assert';
+import {parseSettings} from '../../shared/settings';
 import * as http from 'node:http';
 import {AddressInfo} from 'node:net';
 import {Message, PubSub, Subscription} from '@google-cloud/pubsub';
-import {BatchJob, BatchJobs, JobState} from '../../shared/batch';
-import {
-  CompletionDeps,
-  JobStateHint,
-  finishAndNotify,
-  reconcileRuns,
-  recordJobState,
-} from '../../shared/complete';
+import {BatchJob, BatchJobs} from '../../shared/batch/jobs';
+import {JobState} from '../../shared/batch/job_state';
+import {CompletionDeps, recordJobState} from '../../shared/runs/sync';
+import {JobStateHint} from '../../shared/events';
+import {finishAndNotify} from '../../shared/runs/announce';
+import {reconcileRuns} from '../../shared/reconcile';
 import {TransientError} from '../../shared/errors';
 import {makeRecordingLogger} from '../../shared/log';
 import {formatRunMessage, makeNotifier} from '../../shared/notify';
@@ -162,7 +161,7 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
       PUBSUB_EMULATOR_HOST: pubsubEmu.host,
       PUSHRUN_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook?token=secret`,
     };
-    store = makeRunStore(env);
+    store = makeRunStore(parseSettings(env));
     pubsub = new PubSub({projectId: PROJECT, apiEndpoint: pubsubEmu.host});
     const [topic] = await pubsub.createTopic(TOPIC);
     [subscription] = await topic.createSubscription(
@@ -194,7 +193,7 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
     return {
       batch,
       store,
-      notifier: makeNotifier(TOPIC, PROJECT, env, {log}),
+      notifier: makeNotifier(TOPIC, parseSettings(env), {log}),
       log,
     };
   }

@@ -5,7 +5,7 @@
  */
 import * as assert from 'node:assert';
 import type {Message} from '@google-cloud/pubsub';
-import {JobState} from '../../shared/batch';
+import {JobState} from '../../shared/batch/job_state';
 import {main} from '../../shared/cli/main';
 import type {RunRecord} from '../../shared/runs/record';
 import {startStack, type Stack} from '../../shared/sandbox/stack';

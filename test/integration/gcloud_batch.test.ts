@@ -15,7 +15,10 @@ import {parseConfig} from '../../shared/config';
 import {fillTemplate} from '../../shared/config/placeholders';
 import {parseImageRef} from '../../shared/image_ref';
 import {buildCreateJobRequest} from '../../shared/job_builder';
-import {canonicalJobTemplate, jobToProto3JSON} from '../../shared/job_template';
+import {
+  canonicalJobTemplate,
+  jobToProto3JSON,
+} from '../../shared/batch/convert';
 import {repoRoot} from '../support/functions';
 import {GoogleRest} from '../support/google_rest';
 import {

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import {parse, stringify} from 'yaml';
 import {fillTemplate} from '../../shared/config/placeholders';
-import {canonicalJobTemplate, toJobMessage} from '../../shared/job_template';
+import {canonicalJobTemplate, toJobMessage} from '../../shared/batch/convert';
 import {startStack, type Stack} from '../../shared/sandbox/stack';
 import {runCli} from '../support/cli';
 import {postPubsubCloudEvent, repoRoot} from '../support/functions';
@@ -29,6 +29,7 @@ import {
   leafDifferences,
 } from '../support/job_leaves';
 import {GUIDE_JOB, RICH_JOB} from '../support/templates';
+import {parseSettings} from '../../shared/settings';
 
 const PROJECT = 'pushrun-wire';
 const JOBS_SA = `pushrun-jobs@${PROJECT}.iam.gserviceaccount.com`;
@@ -278,8 +279,10 @@ describe('CreateJob bytes, decoded with Google protobuf runtime', function () {
 
   it('the stand-in refuses a request that sets two members of one oneof', async () => {
     const {BatchServiceClient} = await import('@google-cloud/batch');
-    const {batchClientOptions} = await import('../../shared/batch');
-    const client = new BatchServiceClient(batchClientOptions(stack.env));
+    const {batchClientOptions} = await import('../../shared/batch/client');
+    const client = new BatchServiceClient(
+      batchClientOptions(parseSettings(stack.env)),
+    );
     try {
       // A protobufjs message instance from another root: the client reads its prototype
       // defaults as set fields, which is how instanceTemplate "" reached the wire before.

@@ -1,6 +1,11 @@
 /** Runs the CLI in process and keeps what it printed, for tests. */
 import {Command} from 'commander';
-import {main, type CliContext, type CommandModule} from '../../shared/cli/main';
+import {
+  cliContext,
+  main,
+  type CliContext,
+  type CommandModule,
+} from '../../shared/cli/main';
 
 /** The exit code and what was printed on each stream. */
 export interface CliResult {
@@ -34,12 +39,12 @@ export async function runModule(
   let out = '';
   let err = '';
   let code = 0;
-  const ctx: CliContext = {
+  const ctx: CliContext = cliContext(
     env,
-    out: t => (out += t),
-    err: t => (err += t),
-    setExit: c => (code = c),
-  };
+    t => (out += t),
+    t => (err += t),
+    c => (code = c),
+  );
   const program = new Command('pushrun')
     .exitOverride()
     .configureOutput({writeOut: ctx.out, writeErr: ctx.err});

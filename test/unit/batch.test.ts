@@ -1,20 +1,25 @@
 import * as assert from 'node:assert';
+import {parseSettings} from '../../shared/settings';
 import {
   JOB_STATES,
-  batchClientOptions,
-  classifyBatchError,
-  durationToSeconds,
-  int64ToNumber,
   isJobState,
   isTerminalState,
-  isTransientGrpcError,
   newStateOfEvent,
-  parseEndpoint,
+  toJobState,
+} from '../../shared/batch/job_state';
+import {
+  batchClientOptions,
+  classifyBatchError,
+  isTransientGrpcError,
+} from '../../shared/batch/client';
+import {
+  durationToSeconds,
+  int64ToNumber,
   timestampToDate,
   toBatchJob,
-  toJobState,
-} from '../../shared/batch';
-import {PermanentError, TransientError} from '../../shared/errors';
+} from '../../shared/batch/jobs';
+import {parseEndpoint} from '../../shared/settings';
+import {ConfigError, PermanentError, TransientError} from '../../shared/errors';
 import {batchStateMessage} from '../support/batch_messages';
 
 /** A stand-in for protobufjs's Long: only what the converter may call. */
@@ -248,12 +253,14 @@ describe('batch: endpoint options', () => {
   }
   for (const bad of ['localhost', 'http://localhost:80', ':80', 'host:port']) {
     it(`parseEndpoint rejects "${bad}"`, () =>
-      assert.throws(() => parseEndpoint(bad), PermanentError));
+      assert.throws(() => parseEndpoint(bad), ConfigError));
   }
   it('no endpoint: Google defaults', () =>
-    assert.deepStrictEqual(batchClientOptions({}), {}));
+    assert.deepStrictEqual(batchClientOptions(parseSettings({})), {}));
   it('PUSHRUN_BATCH_ENDPOINT: plaintext channel to that host and port', () => {
-    const o = batchClientOptions({PUSHRUN_BATCH_ENDPOINT: '127.0.0.1:7001'});
+    const o = batchClientOptions(
+      parseSettings({PUSHRUN_BATCH_ENDPOINT: '127.0.0.1:7001'}),
+    );
     assert.strictEqual(o.apiEndpoint, '127.0.0.1');
     assert.strictEqual(o.port, 7001);
     assert.ok(o.sslCreds, 'sslCreds set');

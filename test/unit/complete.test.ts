@@ -1,14 +1,11 @@
 import * as assert from 'node:assert';
 import {PUBSUB_MESSAGE_TYPE as PUBSUB} from '../../shared/cloud_event';
-import {BatchJob, BatchJobs, JobState} from '../../shared/batch';
-import {
-  CompletionDeps,
-  JobStateHint,
-  decodeJobStateHint,
-  finishAndNotify,
-  reconcileRuns,
-  recordJobState,
-} from '../../shared/complete';
+import {BatchJob, BatchJobs} from '../../shared/batch/jobs';
+import {JobState} from '../../shared/batch/job_state';
+import {CompletionDeps, recordJobState} from '../../shared/runs/sync';
+import {JobStateHint, decodeJobStateHint} from '../../shared/events';
+import {finishAndNotify} from '../../shared/runs/announce';
+import {reconcileRuns} from '../../shared/reconcile';
 import {PermanentError, TransientError} from '../../shared/errors';
 import {makeRecordingLogger} from '../../shared/log';
 import {Notifier} from '../../shared/notify';
@@ -121,11 +118,11 @@ const event = (attributes: unknown, extra: Record<string, unknown> = {}) => ({
 });
 
 describe('decodeJobStateHint', () => {
-  const env = {GOOGLE_CLOUD_PROJECT: 'p'};
+  const PROJECT = 'p';
   const ignored: {
     name: string;
     event: unknown;
-    env?: NodeJS.ProcessEnv;
+    project?: string;
     reason: RegExp;
   }[] = [
     {name: 'null', event: null, reason: /not an object/},
@@ -201,13 +198,13 @@ describe('decodeJobStateHint', () => {
     {
       name: 'bare JobName without project',
       event: event({...ATTRS, JobName: 'trainer-1'}),
-      env: {},
+      project: '',
       reason: /GOOGLE_CLOUD_PROJECT/,
     },
   ];
   for (const c of ignored) {
     it(`ignores ${c.name}`, () => {
-      const d = decodeJobStateHint(c.event, c.env ?? env);
+      const d = decodeJobStateHint(c.event, c.project ?? PROJECT);
       assert.strictEqual(d.kind, 'ignore');
       if (d.kind === 'ignore') assert.match(d.reason, c.reason);
     });
@@ -302,7 +299,7 @@ describe('decodeJobStateHint', () => {
   ];
   for (const c of hints) {
     it(`decodes ${c.name}`, () => {
-      assert.deepStrictEqual(decodeJobStateHint(c.event, env), {
+      assert.deepStrictEqual(decodeJobStateHint(c.event, PROJECT), {
         kind: 'hint',
         hint: c.want,
       });
@@ -552,15 +549,15 @@ describe('reconcileRuns', () => {
     ]);
   });
 
-  it('reads the age from PUSHRUN_RECONCILE_AFTER and counts failures without stopping', async () => {
+  it('asks about runs older than it is told, and counts failures without stopping', async () => {
     const {deps, batch, store} = setup(at(1000));
     await store.create(runRecord('a', {createdAt: at(0)}));
     await store.create(runRecord('b', {createdAt: at(0)}));
     batch.error = new TransientError('UNAVAILABLE');
-    const counts = await reconcileRuns(deps, {PUSHRUN_RECONCILE_AFTER: '0s'});
+    const counts = await reconcileRuns({...deps, olderThanMs: 0});
     assert.strictEqual(counts.examined, 2);
     assert.strictEqual(counts.failed, 2);
-    const none = await reconcileRuns(deps, {PUSHRUN_RECONCILE_AFTER: '1h'});
+    const none = await reconcileRuns({...deps, olderThanMs: 3_600_000});
     assert.strictEqual(none.examined, 0);
   });
 });

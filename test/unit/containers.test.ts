@@ -6,7 +6,7 @@ import {
   unstreamableFields,
 } from '../../shared/containers';
 import {parseImageRef} from '../../shared/image_ref';
-import {jobToProto3JSON} from '../../shared/job_template';
+import {jobToProto3JSON} from '../../shared/batch/convert';
 import {planPush} from '../../shared/plan';
 import {streamingVerdict} from '../../shared/verdict';
 import {imageFacts} from '../support/facts';

@@ -7,7 +7,7 @@ import {
 import {parseImageRef} from '../../shared/image_ref';
 import {buildCreateJobRequest, requestIdFor} from '../../shared/job_builder';
 import {containerRunnables} from '../../shared/containers';
-import {jobToProto3JSON} from '../../shared/job_template';
+import {jobToProto3JSON} from '../../shared/batch/convert';
 
 /** The parts of a job in proto3 JSON the tests read. */
 interface JobJson {

@@ -11,7 +11,7 @@ import {
   protoFieldName,
   toJobMessage,
   writtenPath,
-} from '../../shared/job_template';
+} from '../../shared/batch/convert';
 import {oneofConflict} from '../support/batch_standin';
 import {GUIDE_JOB, RICH_JOB} from '../support/templates';
 

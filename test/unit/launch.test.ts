@@ -4,7 +4,7 @@ import type {
   BatchJobs,
   CreateJobOutcome,
   CreateJobRequest,
-} from '../../shared/batch';
+} from '../../shared/batch/jobs';
 import {parseConfig} from '../../shared/config';
 import {PermanentError, TransientError} from '../../shared/errors';
 import type {ImagePush} from '../../shared/events';
@@ -16,6 +16,7 @@ import {DigestCache, makeRegistry} from '../../shared/registry';
 import type {RunRecord} from '../../shared/runs/record';
 import {MemoryRunStore} from '../../shared/runs/memory_store';
 import {buildImage, type BuiltImage} from '../support/images';
+import {parseSettings} from '../../shared/settings';
 
 const IMAGE = 'us-central1-docker.pkg.dev/acme/ml/app';
 const CONFIG = `
@@ -121,7 +122,7 @@ describe('launchRuns', () => {
       log,
       maxEventAgeMs: 3600_000,
       registry: makeRegistry(
-        {PUSHRUN_REGISTRY_ENDPOINT: 'http://registry.test'},
+        parseSettings({PUSHRUN_REGISTRY_ENDPOINT: 'http://registry.test'}),
         {fetch: servedFetch(image, opts.status), cache: new DigestCache()},
       ),
       batch,

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert';
 import {parseConfig, type PushrunConfig} from '../../shared/config';
 import {parseImageRef, type ImageRef} from '../../shared/image_ref';
-import {jobToProto3JSON} from '../../shared/job_template';
+import {jobToProto3JSON} from '../../shared/batch/convert';
 import {planPush} from '../../shared/plan';
 import type {ImageFacts} from '../../shared/verdict';
 import {imageFacts} from '../support/facts';

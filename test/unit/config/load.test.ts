@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {clearConfigCache, configFile, loadConfig} from '../../../shared/config';
 import {ConfigError} from '../../../shared/errors';
+import {parseSettings} from '../../../shared/settings';
 import {writeFixtures, TRAINER_MAPPING} from './fixtures';
 
 describe('loadConfig', () => {
@@ -11,7 +12,9 @@ describe('loadConfig', () => {
   it('reads the file named by PUSHRUN_CONFIG', () => {
     const dir = writeFixtures({'c.yaml': `mappings:\n${TRAINER_MAPPING}`});
     const file = path.join(dir, 'c.yaml');
-    const config = loadConfig(undefined, {PUSHRUN_CONFIG: file});
+    const config = loadConfig(
+      configFile(undefined, parseSettings({PUSHRUN_CONFIG: file})),
+    );
     assert.strictEqual(config.file, file);
     assert.deepStrictEqual(
       config.mappings.map(m => m.name),
@@ -81,6 +84,6 @@ describe('loadConfig', () => {
   ];
   for (const c of fileCases) {
     it(`configFile: ${c.name}`, () =>
-      assert.strictEqual(configFile(c.file, c.env), c.want));
+      assert.strictEqual(configFile(c.file, parseSettings(c.env)), c.want));
   }
 });

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert';
-import {JobState} from '../../../shared/batch';
+import {JobState} from '../../../shared/batch/job_state';
 import {
   HISTORY_LIMIT,
   ObservedJobState,
