@@ -14,12 +14,12 @@ import {
   buildLayeredImage,
   pushBuiltImage,
   type BuiltImage,
-} from '../test/support/images';
+} from '../sandbox/images';
 import {
   REGISTRY_MISSING,
   registryInstalled,
   startRegistry,
-} from '../test/support/registry';
+} from '../sandbox/registry';
 import {parseSettings} from '../shared/settings';
 
 const ROUNDS = 40;

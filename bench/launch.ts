@@ -19,14 +19,14 @@ import {makeLogger} from '../shared/log';
 import {planPush} from '../shared/plan';
 import {DigestCache, makeRegistry, type Registry} from '../shared/registry';
 import {MemoryRunStore} from '../shared/runs/memory_store';
-import {startStack, type Stack} from '../shared/sandbox/stack';
+import {startStack, type Stack} from '../sandbox/stack';
 import {
   freePort,
   postPubsubCloudEvent,
   repoRoot,
   waitForPort,
-} from '../test/support/functions';
-import {buildLayeredImage, pushBuiltImage} from '../test/support/images';
+} from '../sandbox/functions';
+import {buildLayeredImage, pushBuiltImage} from '../sandbox/images';
 import {floorGets} from './check';
 import {median, percentile, printTable, timed} from './stats';
 import {parseSettings} from '../shared/settings';

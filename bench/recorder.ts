@@ -18,7 +18,7 @@ import {
   EMULATOR_PROJECT,
   startFirestoreEmulator,
   startPubsubEmulator,
-} from '../test/support/emulators';
+} from '../sandbox/emulators';
 
 const JOBS = 100;
 const TOPIC = 'pushrun-bench-notifications';

@@ -49,8 +49,10 @@ const DIGEST = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 const DIGEST_HEX_LENGTH: Record<string, number> = {sha256: 64, sha512: 128};
 const HOST_LABEL = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const IPV6_HOST = /^\[[0-9a-fA-F:.]+\]$/;
-const AR_HOST = /^([a-z0-9]+(?:-[a-z0-9]+)*)-docker\.pkg\.dev$/;
-const GCR_HOST = /^(?:[a-z0-9-]+\.)?gcr\.io$/;
+/** An Artifact Registry Docker host, `LOCATION-docker.pkg.dev`; group 1 is the location. */
+export const AR_HOST = /^([a-z0-9]+(?:-[a-z0-9]+)*)-docker\.pkg\.dev$/;
+/** A Container Registry host: `gcr.io` and its regional names (`us.gcr.io`, ...). */
+export const GCR_HOST = /^(?:[a-z0-9-]+\.)?gcr\.io$/;
 // distribution caps the whole name (host and path) at 255 characters.
 const MAX_NAME_LENGTH = 255;
 

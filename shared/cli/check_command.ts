@@ -1,9 +1,13 @@
 /** `pushrun check IMAGE [--platform os/arch] [--region R] [--json]`: can Batch stream this image? */
 import type {Command} from 'commander';
-import {checkImage, type CheckReport} from '../check';
+import type {CheckReport} from '../check';
 import {errorMessage} from '../errors';
-import {makeRegistry} from '../registry';
-import type {CliContext, CommandModule} from './main';
+import {lazy, type CliContext, type CommandModule} from './context';
+
+const check = lazy(() => require('../check') as typeof import('../check'));
+const registry = lazy(
+  () => require('../registry') as typeof import('../registry'),
+);
 
 /** Exit codes of `pushrun check` (DESIGN.md contract). */
 export const CHECK_EXIT = {
@@ -30,13 +34,13 @@ async function runCheck(
   ctx: CliContext,
 ): Promise<void> {
   try {
-    const report = await checkImage(
+    const report = await check().checkImage(
       image,
       {
         ...(opts.platform && {platform: opts.platform}),
         ...(opts.region && {region: opts.region}),
       },
-      {registry: makeRegistry(ctx.settings())},
+      {registry: registry().makeRegistry(ctx.settings())},
     );
     ctx.out(
       opts.json

@@ -5,21 +5,19 @@
  * each account the jobs run as may publish their state messages to the Batch events topic.
  */
 import type {Command} from 'commander';
-import {
-  configFile,
-  formatProblem,
-  literalImageParts,
-  readConfig,
-  type Mapping,
-  type Problem,
-  type PushrunConfig,
-} from '../config';
+import type {Mapping, Problem, PushrunConfig} from '../config';
+import {literalImageParts} from '../config/image_glob';
 import {errorMessage} from '../errors';
 import {isMultiRegion, locationContains} from '../locations';
 import {asObject} from '../containers';
 import type {Settings} from '../settings';
 import {topicName} from '../topics';
-import type {CliContext, CommandModule} from './main';
+import {lazy, type CliContext, type CommandModule} from './context';
+
+// The config reader (YAML, the JSON Schema, the Batch protos) is loaded when the command runs.
+const configModule = lazy(
+  () => require('../config') as typeof import('../config'),
+);
 
 /** Exit codes of `pushrun config validate`. */
 export const VALIDATE_EXIT = {valid: 0, invalid: 1, unknown: 2} as const;
@@ -216,6 +214,7 @@ async function runValidate(
   ctx: CliContext,
   deps: ConfigCommandDeps,
 ): Promise<void> {
+  const {configFile, formatProblem, readConfig} = configModule();
   const name = configFile(file, ctx.settings());
   const reading = readConfig(name);
   const print = (p: Problem) => ctx.err(formatProblem(p) + '\n');

@@ -1,24 +1,11 @@
 /** The `pushrun` command line: parses arguments and hands each command to its module. */
 import {Command, CommanderError} from 'commander';
-import {parseSettings, type Settings} from '../settings';
+import {cliContext, type CommandModule} from './context';
 import {registerCheckCommand} from './check_command';
 import {registerConfigCommand} from './config_command';
 import {registerPlanCommand} from './plan_command';
 import {registerReplayCommand} from './replay_command';
 import {registerRunsCommand} from './runs_command';
-
-/** A command module adds its subcommand and sets `exitCode` through `setExit`. */
-export interface CliContext {
-  readonly env: NodeJS.ProcessEnv;
-  /** `env` as settings, read when a command first asks (a malformed value throws ConfigError). */
-  settings(): Settings;
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  setExit(code: number): void;
-}
-
-/** Registers one subcommand on the program. */
-export type CommandModule = (program: Command, ctx: CliContext) => void;
 
 const COMMAND_MODULES: CommandModule[] = [
   registerCheckCommand,
@@ -27,23 +14,6 @@ const COMMAND_MODULES: CommandModule[] = [
   registerReplayCommand,
   registerRunsCommand,
 ];
-
-/** The context commands run in. */
-export function cliContext(
-  env: NodeJS.ProcessEnv,
-  out: (text: string) => void,
-  err: (text: string) => void,
-  setExit: (code: number) => void,
-): CliContext {
-  let settings: Settings | undefined;
-  return {
-    env,
-    out,
-    err,
-    setExit,
-    settings: () => (settings ??= parseSettings(env)),
-  };
-}
 
 /** Runs the CLI and resolves to the process exit code. */
 export async function main(

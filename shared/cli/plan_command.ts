@@ -5,8 +5,6 @@
  * 2 could not tell (bad reference, registry unreachable, no project).
  */
 import type {Command} from 'commander';
-import {configFile, formatProblem, readConfig} from '../config';
-import {inspectImage} from '../check';
 import {errorMessage} from '../errors';
 import {
   formatImageRef,
@@ -14,11 +12,20 @@ import {
   parseImageRef,
   type ImageRef,
 } from '../image_ref';
-import {jobToProto3JSON} from '../batch/convert';
-import {planPush, type PlannedRun} from '../plan';
-import {makeRegistry, type Registry} from '../registry';
+import type {PlannedRun} from '../plan';
+import type {Registry} from '../registry';
 import type {Settings} from '../settings';
-import type {CliContext, CommandModule} from './main';
+import {lazy, type CliContext, type CommandModule} from './context';
+
+// Loaded when the command runs.
+const configModule = lazy(
+  () => require('../config') as typeof import('../config'),
+);
+const check = lazy(() => require('../check') as typeof import('../check'));
+const convert = lazy(
+  () => require('../batch/convert') as typeof import('../batch/convert'),
+);
+const plan = lazy(() => require('../plan') as typeof import('../plan'));
 
 /** Exit codes of `pushrun plan`. */
 export const PLAN_EXIT = {planned: 0, invalidConfig: 1, unknown: 2} as const;
@@ -74,7 +81,7 @@ export function planReport(
             parent: r.request.parent,
             jobId: r.request.jobId,
             ...(r.request.requestId && {requestId: r.request.requestId}),
-            job: jobToProto3JSON(r.request.job),
+            job: convert().jobToProto3JSON(r.request.job),
           }
         : null,
       skip: r.skip ?? null,
@@ -132,6 +139,7 @@ async function runPlan(
     return fail(errorMessage(e));
   }
   const settings = ctx.settings();
+  const {configFile, formatProblem, readConfig} = configModule();
   const reading = readConfig(configFile(opts.config, settings));
   reading.errors.forEach(p => ctx.err(formatProblem(p) + '\n'));
   if (!reading.config) {
@@ -147,7 +155,7 @@ async function runPlan(
   }
   let facts;
   try {
-    facts = await inspectImage(
+    facts = await check().inspectImage(
       ref,
       {platform: config.defaults.platform},
       {registry: deps.registry(settings)},
@@ -166,7 +174,7 @@ async function runPlan(
   const digestRef: ImageRef = {...untagged, digest: facts.digest};
   const tag = opts.tag ?? refTag;
   // The same identity the deployed launcher gives jobs, so the plan is the request a push sends.
-  const runs = planPush(
+  const runs = plan().planPush(
     {digestRef, ...(tag !== undefined && {tag})},
     config,
     facts,
@@ -190,7 +198,12 @@ async function runPlan(
 
 /** Builds the `plan` command module; `deps` replaces the registry in tests. */
 export function planCommand(
-  deps: PlanCommandDeps = {registry: settings => makeRegistry(settings)},
+  deps: PlanCommandDeps = {
+    registry: settings =>
+      (require('../registry') as typeof import('../registry')).makeRegistry(
+        settings,
+      ),
+  },
 ): CommandModule {
   return (program: Command, ctx: CliContext) => {
     program

@@ -8,10 +8,14 @@ import type {Command} from 'commander';
 import {ConfigError, TransientError, errorMessage} from '../errors';
 import type {ImagePush} from '../events';
 import {parseImageRef, type ImageRef} from '../image_ref';
-import {launchRuns, type LaunchOutcome} from '../launch';
-import {makeDeps, type Deps, type DepsOverrides} from '../deps';
+import type {LaunchOutcome} from '../launch';
+import type {Deps, DepsOverrides} from '../deps';
 import type {Settings} from '../settings';
-import type {CliContext, CommandModule} from './main';
+import {lazy, type CliContext, type CommandModule} from './context';
+
+// The launch path and its adapters are loaded when the command runs.
+const launch = lazy(() => require('../launch') as typeof import('../launch'));
+const wiring = lazy(() => require('../deps') as typeof import('../deps'));
 
 /** How replay builds its dependencies; tests pass in-memory stores and fakes. */
 export type ReplayDepsFactory = (settings: Settings) => Deps;
@@ -79,7 +83,7 @@ async function runReplay(
   };
   let outcomes: LaunchOutcome[];
   try {
-    outcomes = await launchRuns(push, {
+    outcomes = await launch().launchRuns(push, {
       ...deps,
       config: {...deps.config, mappings},
     });
@@ -94,7 +98,7 @@ async function runReplay(
 /** Builds the `replay` command module; `overrides` replace adapters in tests. */
 export function replayCommand(overrides: DepsOverrides = {}): CommandModule {
   const factory: ReplayDepsFactory = settings =>
-    makeDeps(settings, {
+    wiring().makeDeps(settings, {
       log: {
         log: () => undefined,
         info: () => undefined,

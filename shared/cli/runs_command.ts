@@ -14,7 +14,7 @@ import {
 } from '../runs/record';
 import type {RunStore} from '../runs/store';
 import type {Settings} from '../settings';
-import type {CliContext, CommandModule} from './main';
+import type {CliContext, CommandModule} from './context';
 
 /** What the command needs from outside; tests pass a memory store. */
 export interface RunsCommandDeps {

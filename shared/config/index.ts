@@ -10,8 +10,8 @@ export {
 export type {ConfigReading} from './load';
 export {formatProblem} from './source';
 export type {Problem} from './source';
-export {literalImageParts} from './validate';
-export type {LiteralImageParts} from './validate';
+export {literalImageParts} from './image_glob';
+export type {LiteralImageParts} from './image_glob';
 export {compileTagFilter, tagVersion} from './tag_filter';
 export {PLACEHOLDERS, isPlaceholder} from './placeholders';
 export type {Placeholder} from './placeholders';

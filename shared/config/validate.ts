@@ -1,6 +1,8 @@
 /** Semantic checks of a schema-checked config, and its compilation into a typed `PushrunConfig`. */
 import * as path from 'node:path';
 import picomatch from 'picomatch';
+import {GCR_HOST} from '../image_ref';
+import {literalImageParts} from './image_glob';
 import {isKnownRegion, isMultiRegion, locationContains} from '../locations';
 import {pushedImageContainers, unstreamableFields} from '../containers';
 import {
@@ -38,33 +40,6 @@ import {
   type StreamingPolicy,
   type TagFilter,
 } from './types';
-
-const AR_HOST = /^([a-z0-9]+(?:-[a-z0-9]+)*)-docker\.pkg\.dev$/;
-const GCR_HOST = /^(?:[a-z0-9-]+\.)?gcr\.io$/;
-
-/** The literal Artifact Registry parts a `match.image` glob names, as far as they are literal. */
-export interface LiteralImageParts {
-  /** The first path segment, when it holds no glob characters. */
-  readonly host?: string;
-  /** The Artifact Registry location of a literal `LOCATION-docker.pkg.dev` host. */
-  readonly location?: string;
-  readonly project?: string;
-  readonly repository?: string;
-}
-
-/** Reads the literal host, and for Artifact Registry the location, project and repository, of a glob. */
-export function literalImageParts(glob: string): LiteralImageParts {
-  const segments = glob.split('/');
-  const literal = (s: string | undefined) =>
-    s !== undefined && s !== '' && !picomatch.scan(s).isGlob;
-  if (!literal(segments[0])) return {};
-  const host = segments[0];
-  const ar = AR_HOST.exec(host);
-  if (!ar) return {host};
-  const project = literal(segments[1]) ? segments[1] : undefined;
-  const repository = project && literal(segments[2]) ? segments[2] : undefined;
-  return {host, location: ar[1], project, repository};
-}
 
 /** The outcome of validating one config source: the config when there are no errors. */
 export interface Validation {

@@ -2,8 +2,6 @@
  * Platforms `os/arch[/variant]` and how an index entry is chosen for one, after containerd's
  * `platforms` package: arm64 means arm64/v8 and arm means arm/v7 when no variant is written.
  */
-import type {Descriptor} from './registry';
-
 /** A platform such as linux/amd64 or linux/arm64/v8. */
 export interface Platform {
   readonly os: string;
@@ -63,9 +61,9 @@ export function platformMatches(want: Platform, have: Platform): boolean {
 }
 
 /** The index entry for `want`, or undefined; entries without a platform never match. */
-export function selectPlatform(
-  manifests: readonly Descriptor[],
+export function selectPlatform<D extends {readonly platform?: Platform}>(
+  manifests: readonly D[],
   want: Platform,
-): Descriptor | undefined {
+): D | undefined {
   return manifests.find(d => d.platform && platformMatches(want, d.platform));
 }

@@ -16,6 +16,7 @@ import {
 import {
   RegistryError,
   type ContentStore,
+  type Descriptor,
   type FetchedManifest,
   type ImageConfigJson,
   type ResolvedImage,
@@ -60,7 +61,7 @@ export async function resolveImage(
       );
     }
     index ??= manifest;
-    const entries = manifest.json.manifests ?? [];
+    const entries: readonly Descriptor[] = manifest.json.manifests ?? [];
     availablePlatforms = entries
       .filter(d => d.platform)
       .map(d => formatPlatform(normalizePlatform(d.platform!)));

@@ -15,8 +15,8 @@ import {
   BatchStandin,
   DEMO_OUTCOME_LABEL,
   startBatchStandin,
-} from '../support/batch_standin';
-import {batchStateMessage} from '../support/batch_messages';
+} from '../../sandbox/batch_standin';
+import {batchStateMessage} from '../../sandbox/batch_messages';
 
 const PARENT = 'projects/demo-project/locations/us-central1';
 const IMAGE =

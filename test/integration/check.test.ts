@@ -3,7 +3,7 @@
  * Artifact Registry names: the registry's `acme/demo/app` is `us-central1-docker.pkg.dev/acme/demo/app`.
  */
 import * as assert from 'node:assert';
-import {repoRoot} from '../support/functions';
+import {repoRoot} from '../../sandbox/functions';
 import {runCli} from '../support/cli';
 import {spawnSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
@@ -15,8 +15,8 @@ import {
   pushImage,
   startSchema1Server,
   type ImageSpec,
-} from '../support/images';
-import {useRegistry} from '../support/registry';
+} from '../../sandbox/images';
+import {useRegistry} from '../../sandbox/registry';
 import {parseSettings} from '../../shared/settings';
 
 const AR = 'us-central1-docker.pkg.dev/acme/demo';

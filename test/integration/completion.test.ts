@@ -27,7 +27,7 @@ import {
   resetFirestore,
   startFirestoreEmulator,
   startPubsubEmulator,
-} from '../support/emulators';
+} from '../../sandbox/emulators';
 
 const PROJECT = EMULATOR_PROJECT;
 const TOPIC = 'pushrun-notifications';

@@ -8,10 +8,10 @@ import type {Message} from '@google-cloud/pubsub';
 import {JobState} from '../../shared/batch/job_state';
 import {main} from '../../shared/cli/main';
 import type {RunRecord} from '../../shared/runs/record';
-import {startStack, type Stack} from '../../shared/sandbox/stack';
-import {batchStateMessage} from '../support/batch_messages';
-import {postPubsubCloudEvent} from '../support/functions';
-import {pushImage, type ImageSpec} from '../support/images';
+import {startStack, type Stack} from '../../sandbox/stack';
+import {batchStateMessage} from '../../sandbox/batch_messages';
+import {postPubsubCloudEvent} from '../../sandbox/functions';
+import {pushImage, type ImageSpec} from '../../sandbox/images';
 
 const PROJECT = 'pushrun-e2e';
 const HOST = 'us-central1-docker.pkg.dev';

@@ -19,7 +19,7 @@ import {
   canonicalJobTemplate,
   jobToProto3JSON,
 } from '../../shared/batch/convert';
-import {repoRoot} from '../support/functions';
+import {repoRoot} from '../../sandbox/functions';
 import {GoogleRest} from '../support/google_rest';
 import {
   expectedLeaves,

@@ -7,8 +7,8 @@ import type {Message} from '@google-cloud/pubsub';
 import {grpc} from 'google-gax';
 import {requestIdFor} from '../../shared/job_builder';
 import type {RunRecord} from '../../shared/runs/record';
-import {startStack, type Stack} from '../../shared/sandbox/stack';
-import {postPubsubCloudEvent} from '../support/functions';
+import {startStack, type Stack} from '../../sandbox/stack';
+import {postPubsubCloudEvent} from '../../sandbox/functions';
 import {
   HOSTILE_TAGS,
   OTHER_TYPES,
@@ -20,7 +20,7 @@ import {
   pushBuiltImage,
   pushImage,
   type ImageSpec,
-} from '../support/images';
+} from '../../sandbox/images';
 
 const PROJECT = 'pushrun-launch';
 const C1 = 'us-central1-docker.pkg.dev/acme/ml';

@@ -6,8 +6,8 @@ import * as assert from 'node:assert';
 import {spawn} from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import {repoRoot} from '../support/functions';
-import {registryInstalled} from '../support/registry';
+import {repoRoot} from '../../sandbox/functions';
+import {registryInstalled} from '../../sandbox/registry';
 
 function listening(port: number): Promise<boolean> {
   return new Promise(resolve => {
@@ -28,7 +28,7 @@ describe('npm run sandbox', function () {
       console.log('SKIPPED: sandbox test: docker-registry is not installed');
       this.skip();
     }
-    const main = path.join(repoRoot(), 'build', 'shared', 'sandbox', 'main.js');
+    const main = path.join(repoRoot(), 'build', 'sandbox', 'main.js');
     const child = spawn(process.execPath, [main, '--timeout', '120'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });

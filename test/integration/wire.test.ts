@@ -14,15 +14,15 @@ import * as protobuf from 'protobufjs';
 import {parse, stringify} from 'yaml';
 import {fillTemplate} from '../../shared/config/placeholders';
 import {canonicalJobTemplate, toJobMessage} from '../../shared/batch/convert';
-import {startStack, type Stack} from '../../shared/sandbox/stack';
+import {startStack, type Stack} from '../../sandbox/stack';
 import {runCli} from '../support/cli';
-import {postPubsubCloudEvent, repoRoot} from '../support/functions';
+import {postPubsubCloudEvent, repoRoot} from '../../sandbox/functions';
 import {
   decodeWithGoogleProtobuf,
   findGooglePython,
   type GooglePython,
 } from '../support/google_protobuf';
-import {pushImage} from '../support/images';
+import {pushImage} from '../../sandbox/images';
 import {
   expectedLeaves,
   jobLeaves,

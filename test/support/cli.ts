@@ -2,10 +2,10 @@
 import {Command} from 'commander';
 import {
   cliContext,
-  main,
   type CliContext,
   type CommandModule,
-} from '../../shared/cli/main';
+} from '../../shared/cli/context';
+import {main} from '../../shared/cli/main';
 
 /** The exit code and what was printed on each stream. */
 export interface CliResult {

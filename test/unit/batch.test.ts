@@ -20,7 +20,7 @@ import {
 } from '../../shared/batch/jobs';
 import {parseEndpoint} from '../../shared/settings';
 import {ConfigError, PermanentError, TransientError} from '../../shared/errors';
-import {batchStateMessage} from '../support/batch_messages';
+import {batchStateMessage} from '../../sandbox/batch_messages';
 
 /** A stand-in for protobufjs's Long: only what the converter may call. */
 const long = (n: number) => ({toNumber: () => n, toString: () => String(n)});

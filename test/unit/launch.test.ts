@@ -15,7 +15,7 @@ import type {Notifier} from '../../shared/notify';
 import {DigestCache, makeRegistry} from '../../shared/registry';
 import type {RunRecord} from '../../shared/runs/record';
 import {MemoryRunStore} from '../../shared/runs/memory_store';
-import {buildImage, type BuiltImage} from '../support/images';
+import {buildImage, type BuiltImage} from '../../sandbox/images';
 import {parseSettings} from '../../shared/settings';
 
 const IMAGE = 'us-central1-docker.pkg.dev/acme/ml/app';

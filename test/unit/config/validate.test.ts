@@ -1,5 +1,5 @@
 import * as assert from 'node:assert';
-import {repoRoot} from '../../support/functions';
+import {repoRoot} from '../../../sandbox/functions';
 import * as path from 'node:path';
 import {readConfig} from '../../../shared/config';
 import {writeFixtures, TRAINER_MAPPING} from './fixtures';

@@ -2,7 +2,11 @@ import * as assert from 'node:assert';
 import * as zlib from 'node:zlib';
 import {gzipSync} from 'node:zlib';
 import {openLayer} from '../../../shared/registry/layer_contents';
-import {KNOWN_EMPTY_GZIP, gzipWithMtime, makeTar} from '../../support/images';
+import {
+  KNOWN_EMPTY_GZIP,
+  gzipWithMtime,
+  makeTar,
+} from '../../../sandbox/images';
 
 // zlib compresses zstd from Node 22.15 on; before that a zstd layer cannot be opened.
 const zstd = (zlib as unknown as {zstdCompressSync?: (b: Buffer) => Buffer})

@@ -10,7 +10,7 @@ import {
   type Registry,
 } from '../../../shared/registry';
 import {streamingVerdict} from '../../../shared/verdict';
-import {writeOciLayout, type ImageSpec} from '../../support/images';
+import {writeOciLayout, type ImageSpec} from '../../../sandbox/images';
 
 describe('OCI image layout reader', () => {
   let dir: string;

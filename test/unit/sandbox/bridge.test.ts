@@ -3,7 +3,7 @@ import {
   gcrPayloadsFromEnvelope,
   startBridge,
   type GcrPayload,
-} from '../../../shared/sandbox/bridge';
+} from '../../../sandbox/bridge';
 
 const DIGEST = 'sha256:' + 'ab'.repeat(32);
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert';
 import {parseConfig} from '../../../shared/config';
-import {parseSandboxArgs, sandboxConfig} from '../../../shared/sandbox/main';
+import {parseSandboxArgs, sandboxConfig} from '../../../sandbox/main';
 
 describe('sandbox', () => {
   it('parses --once, --location and --timeout', () => {

@@ -3,7 +3,7 @@
  * (sandbox, tests). Batch notifications: https://cloud.google.com/batch/docs/enable-notifications
  * The attributes carry the facts; pushrun reads only them and then asks getJob for the truth.
  */
-import {JobState} from '../../shared/batch/job_state';
+import {JobState} from '../shared/batch/job_state';
 
 /** A Pub/Sub message as a publisher sends it. */
 export interface BatchStateMessage {

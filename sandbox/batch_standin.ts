@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
-import {JobState, isTerminalState} from '../../shared/batch/job_state';
+import {JobState, isTerminalState} from '../shared/batch/job_state';
 
 /** A job as the stand-in stores it: a `google.cloud.batch.v1.Job` message object (camelCase). */
 export type StandinJob = Record<string, unknown> & {

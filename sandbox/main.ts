@@ -4,13 +4,13 @@
  * stand-in (the only fake: Google Batch has no emulator). Every part is a child it owns.
  */
 import * as path from 'node:path';
-import {DEMO_OUTCOME_LABEL} from '../../test/support/batch_standin';
-import {repoRoot} from '../../test/support/functions';
-import {pushImage, type ImageSpec} from '../../test/support/images';
-import {registryInstalled} from '../../test/support/registry';
-import {formatRunTable} from '../cli/runs_command';
-import type {RunRecord} from '../runs/record';
-import type {RunStore} from '../runs/store';
+import {DEMO_OUTCOME_LABEL} from './batch_standin';
+import {repoRoot} from './functions';
+import {pushImage, type ImageSpec} from './images';
+import {registryInstalled} from './registry';
+import {formatRunTable} from '../shared/cli/runs_command';
+import type {RunRecord} from '../shared/runs/record';
+import type {RunStore} from '../shared/runs/store';
 import {startStack, type Stack} from './stack';
 
 const PROJECT = 'pushrun-sandbox';

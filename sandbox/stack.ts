@@ -8,23 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type {Message, PubSub, Topic} from '@google-cloud/pubsub';
-import {batchStateMessage} from '../../test/support/batch_messages';
-import {
-  startBatchStandin,
-  type BatchStandin,
-} from '../../test/support/batch_standin';
-import {
-  startFirestoreEmulator,
-  startPubsubEmulator,
-} from '../../test/support/emulators';
-import {serveFunction, type ServedFunction} from '../../test/support/functions';
-import {
-  registryInstalled,
-  startRegistry,
-  type TestRegistry,
-} from '../../test/support/registry';
-import type {RunStore} from '../runs/store';
-import {parseSettings} from '../settings';
+import {batchStateMessage} from './batch_messages';
+import {startBatchStandin, type BatchStandin} from './batch_standin';
+import {startFirestoreEmulator, startPubsubEmulator} from './emulators';
+import {serveFunction, type ServedFunction} from './functions';
+import {registryInstalled, startRegistry, type TestRegistry} from './registry';
+import type {RunStore} from '../shared/runs/store';
+import {parseSettings} from '../shared/settings';
 import {startBridge} from './bridge';
 
 /** The functions the stack can serve (DESIGN.md "Functions"). */
@@ -259,7 +249,7 @@ export async function startStack(
       ...(bridgeUrl && {bridgeUrl}),
       store() {
         const {makeRunStore} =
-          require('../runs/firestore_store') as typeof import('../runs/firestore_store');
+          require('../shared/runs/firestore_store') as typeof import('../shared/runs/firestore_store');
         return (store ??= makeRunStore(parseSettings(env)));
       },
       async watchNotifications(onMessage) {
