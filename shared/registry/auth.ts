@@ -5,7 +5,7 @@
  * directly. Either way the Google OAuth2 access token is the password of the user
  * `oauth2accesstoken` (https://cloud.google.com/artifact-registry/docs/docker/authentication).
  */
-import {GoogleAuth} from 'google-auth-library';
+import type {GoogleAuth} from 'google-auth-library';
 
 /** Gives an OAuth2 access token; tests pass a fake. */
 export interface TokenSource {
@@ -17,12 +17,19 @@ export const GOOGLE_TOKEN_USER = 'oauth2accesstoken';
 
 const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
-/** A token source over Application Default Credentials; GoogleAuth is built on first use. */
+/**
+ * A token source over Application Default Credentials. google-auth-library is loaded and
+ * GoogleAuth built on first use: most registry reads (a public or local registry, a cached
+ * digest) never need a token, and loading it costs a CLI run or a cold start time.
+ */
 export function makeGoogleTokenSource(): TokenSource {
   let auth: GoogleAuth | undefined;
   return {
     async getAccessToken() {
-      auth ??= new GoogleAuth({scopes: [CLOUD_PLATFORM_SCOPE]});
+      if (!auth) {
+        const {GoogleAuth} = await import('google-auth-library');
+        auth = new GoogleAuth({scopes: [CLOUD_PLATFORM_SCOPE]});
+      }
       const token = await auth.getAccessToken();
       if (!token)
         throw new Error('Application Default Credentials gave no access token');
