@@ -25,6 +25,13 @@ export const IMAGE_SPECS = [
   'index',
   'oci-index-without-amd64',
   'artifact',
+  'attested-index',
+  'whiteout-only',
+  'no-layers',
+  'duplicate-uncompressed',
+  'zstd-tiny-layer',
+  'zstd-empty-padded',
+  'zstd-multi-frame',
 ] as const;
 /** One of {@link IMAGE_SPECS}. */
 export type ImageSpec = (typeof IMAGE_SPECS)[number];
@@ -58,7 +65,9 @@ const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const OCI_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+const IN_TOTO = 'application/vnd.in-toto+json';
 const SCHEMA1_SIGNED =
   'application/vnd.docker.distribution.manifest.v1+prettyjws';
 
@@ -90,6 +99,36 @@ export function gzipWithMtime(tar: Buffer, mtime: number, level = 6): Buffer {
   const gz = Buffer.from(gzipSync(tar, {level}));
   gz.writeUInt32LE(mtime, 4); // MTIME; the trailer's CRC covers only the data.
   return gz;
+}
+
+/**
+ * One zstd frame holding `data` in raw blocks (RFC 8878 §3.1.1.2): valid zstd that every decoder
+ * reads, written without a compressor, so tests make zstd layers on Node.js 20 too.
+ */
+export function zstdRawFrame(data: Buffer): Buffer {
+  const MAX_BLOCK = 128 * 1024;
+  // Frame_Header_Descriptor 0xa0: 4-byte content size, single segment, no checksum or dictionary.
+  const header = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 0]);
+  header.writeUInt32LE(data.length, 5);
+  const blocks: Buffer[] = [];
+  let at = 0;
+  do {
+    const chunk = data.subarray(at, at + MAX_BLOCK);
+    at += chunk.length;
+    const last = at >= data.length ? 1 : 0;
+    const blockHeader = Buffer.alloc(3);
+    blockHeader.writeUIntLE((chunk.length << 3) | last, 0, 3); // type 0: raw
+    blocks.push(blockHeader, chunk);
+  } while (at < data.length);
+  return Buffer.concat([header, ...blocks]);
+}
+
+/** A zstd skippable frame (RFC 8878 §3.1.2) of `size` zero bytes: padding a decoder skips. */
+export function zstdSkippableFrame(size: number): Buffer {
+  const frame = Buffer.alloc(8 + size);
+  frame.writeUInt32LE(0x184d2a50, 0);
+  frame.writeUInt32LE(size, 4);
+  return frame;
 }
 
 interface Layer {
@@ -158,23 +197,32 @@ function built(
   };
 }
 
-function indexOf(
-  mediaType: string,
-  children: {image: BuiltImage; architecture: string; variant?: string}[],
-): BuiltImage {
+/** An image of an index, with the platform its entry names. */
+interface IndexChild {
+  readonly image: BuiltImage;
+  readonly architecture: string;
+  readonly variant?: string;
+}
+
+/** The index entry of a linux image: its descriptor and platform. */
+function indexEntry(c: IndexChild): unknown {
+  return {
+    mediaType: c.image.mediaType,
+    digest: c.image.digest,
+    size: c.image.manifest.length,
+    platform: {
+      architecture: c.architecture,
+      os: 'linux',
+      ...(c.variant && {variant: c.variant}),
+    },
+  };
+}
+
+function indexOf(mediaType: string, children: IndexChild[]): BuiltImage {
   const json = {
     schemaVersion: 2,
     mediaType,
-    manifests: children.map(c => ({
-      mediaType: c.image.mediaType,
-      digest: c.image.digest,
-      size: c.image.manifest.length,
-      platform: {
-        architecture: c.architecture,
-        os: 'linux',
-        ...(c.variant && {variant: c.variant}),
-      },
-    })),
+    manifests: children.map(indexEntry),
   };
   return built(
     mediaType,
@@ -182,6 +230,97 @@ function indexOf(
     [],
     children.map(c => c.image),
   );
+}
+
+/**
+ * An OCI index as BuildKit pushes one with `--attest type=sbom --attest type=provenance`: each
+ * image has an attestation manifest beside it, with platform `unknown/unknown`, the annotations
+ * `vnd.docker.reference.type: attestation-manifest` and `vnd.docker.reference.digest`, an image
+ * config "for compatibility only", and one in-toto statement layer per predicate. See
+ * https://docs.docker.com/build/metadata/attestations/attestation-storage/
+ */
+export function buildAttestedIndex(children: IndexChild[]): BuiltImage {
+  const entries = children.map(indexEntry);
+  const members = children.map(c => c.image);
+  for (const c of children) {
+    const att = attestationManifest(c.image.digest);
+    entries.push({
+      mediaType: OCI_MANIFEST,
+      digest: att.digest,
+      size: att.manifest.length,
+      annotations: {
+        'vnd.docker.reference.digest': c.image.digest,
+        'vnd.docker.reference.type': 'attestation-manifest',
+      },
+      platform: {architecture: 'unknown', os: 'unknown'},
+    });
+    members.push(att);
+  }
+  return built(
+    OCI_INDEX,
+    {schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries},
+    [],
+    members,
+  );
+}
+
+/** BuildKit's attestation manifest for the image `subject`: an SPDX SBOM and SLSA provenance. */
+function attestationManifest(subject: string): BuiltImage {
+  const statement = (predicateType: string, predicate: unknown) =>
+    Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v0.1',
+        predicateType,
+        subject: [
+          {
+            name: 'pkg:docker/acme/demo/app@v1',
+            digest: {sha256: subject.slice('sha256:'.length)},
+          },
+        ],
+        predicate,
+      }),
+    );
+  const layers = [
+    {
+      type: 'https://spdx.dev/Document',
+      bytes: statement('https://spdx.dev/Document', {
+        spdxVersion: 'SPDX-2.3',
+        name: 'sbom',
+        packages: [],
+      }),
+    },
+    {
+      type: 'https://slsa.dev/provenance/v0.2',
+      bytes: statement('https://slsa.dev/provenance/v0.2', {
+        builder: {id: ''},
+        buildType: 'https://mobyproject.org/buildkit@v1',
+      }),
+    },
+  ];
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'unknown',
+      os: 'unknown',
+      config: {},
+      rootfs: {type: 'layers', diff_ids: layers.map(l => sha256(l.bytes))},
+    }),
+  );
+  const json = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: {
+      mediaType: OCI_CONFIG,
+      digest: sha256(config),
+      size: config.length,
+    },
+    layers: layers.map(l => ({
+      mediaType: IN_TOTO,
+      digest: sha256(l.bytes),
+      size: l.bytes.length,
+      annotations: {'in-toto.io/predicate-type': l.type},
+    })),
+  };
+  return built(OCI_MANIFEST, json, [config, ...layers.map(l => l.bytes)]);
 }
 
 /**
@@ -197,7 +336,7 @@ export async function buildLayeredImage(
 
 /** A manifest list (or OCI index with `oci`) over built images, one per platform. */
 export function buildIndexImage(
-  children: {image: BuiltImage; architecture: string; variant?: string}[],
+  children: IndexChild[],
   opts: {oci?: boolean} = {},
 ): BuiltImage {
   return indexOf(opts.oci ? OCI_INDEX : DOCKER_LIST, children);
@@ -275,6 +414,72 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
           architecture: 's390x',
         },
       ]);
+    case 'attested-index':
+      return buildAttestedIndex([
+        {image: imageOf([base, app], {oci: true}), architecture: 'amd64'},
+        {
+          image: imageOf([base, await gzLayer({'bin/app': 'arm\n'})], {
+            oci: true,
+            architecture: 'arm64',
+          }),
+          architecture: 'arm64',
+        },
+      ]);
+    case 'whiteout-only':
+      // The layer umoci repack writes after one file is deleted: the whiteout entry alone.
+      return imageOf([base, app, await gzLayer({'etc/.wh.demo-release': ''})], {
+        oci: true,
+      });
+    case 'no-layers':
+      return imageOf([], {oci: true});
+    case 'duplicate-uncompressed': {
+      // The same tar twice: gzipped, then as it is (`…layer.v1.tar`).
+      const tar = await makeTar({'etc/demo-release': 'pushrun demo 1\n'});
+      return imageOf(
+        [
+          base,
+          app,
+          {bytes: tar, diffId: sha256(tar), mediaType: OCI_LAYER_TAR},
+        ],
+        {oci: true},
+      );
+    }
+    case 'zstd-tiny-layer': {
+      const tar = await makeTar({'bin/tool': '#!/bin/sh\n'});
+      return imageOf(
+        [
+          base,
+          {
+            bytes: zstdRawFrame(tar),
+            diffId: sha256(tar),
+            mediaType: OCI_LAYER_ZSTD,
+          },
+        ],
+        {oci: true},
+      );
+    }
+    case 'zstd-empty-padded': {
+      // An empty tar padded to 3 blocks, behind a skippable frame: no known digest or diff_id.
+      const tar = Buffer.alloc(1536);
+      const bytes = Buffer.concat([zstdSkippableFrame(16), zstdRawFrame(tar)]);
+      return imageOf(
+        [base, {bytes, diffId: sha256(tar), mediaType: OCI_LAYER_ZSTD}, app],
+        {oci: true},
+      );
+    }
+    case 'zstd-multi-frame': {
+      // One file's tar cut into two frames and a trailing skippable frame, as zstd:chunked writes.
+      const tar = await makeTar({'bin/tool': '#!/bin/sh\n'});
+      const bytes = Buffer.concat([
+        zstdRawFrame(tar.subarray(0, 512)),
+        zstdRawFrame(tar.subarray(512)),
+        zstdSkippableFrame(64),
+      ]);
+      return imageOf(
+        [base, {bytes, diffId: sha256(tar), mediaType: OCI_LAYER_ZSTD}],
+        {oci: true},
+      );
+    }
     case 'artifact': {
       const config = Buffer.from('{}');
       const data = Buffer.from('not a filesystem\n');
@@ -406,12 +611,24 @@ export async function writeOciLayout(
 export interface Schema1Server {
   readonly baseUrl: string;
   readonly digest: string;
+  /** The blob of the empty layer that stays after conversion to schema 2. */
+  readonly emptyLayer: string;
   readonly requests: string[];
   stop(): Promise<void>;
 }
 
-/** Serves a Docker v2 schema 1 (signed) manifest for every repository and tag. */
+/**
+ * Serves a Docker v2 schema 1 (signed) manifest for every repository and tag, and its blobs. Its
+ * layers, top first, are what `skopeo copy --format v2s1` writes for an image whose last step was
+ * a metadata-only commit: the known empty gzip as a throwaway history entry, a gzipped empty tar
+ * that is a real layer (a commit with no file changed), and one layer of files.
+ */
 export async function startSchema1Server(): Promise<Schema1Server> {
+  const files = await gzLayer({'bin/app': '#!/bin/sh\necho hello\n'});
+  const empty = gzipWithMtime(Buffer.alloc(1024), 0, 9);
+  const blobs = new Map(
+    [KNOWN_EMPTY_GZIP, empty, files.bytes].map(b => [sha256(b), b]),
+  );
   const payload = JSON.stringify(
     {
       schemaVersion: 1,
@@ -420,9 +637,14 @@ export async function startSchema1Server(): Promise<Schema1Server> {
       architecture: 'amd64',
       fsLayers: [
         {blobSum: sha256(KNOWN_EMPTY_GZIP)},
-        {blobSum: 'sha256:' + 'a'.repeat(64)},
+        {blobSum: sha256(empty)},
+        {blobSum: sha256(files.bytes)},
       ],
-      history: [{v1Compatibility: '{}'}, {v1Compatibility: '{}'}],
+      history: [
+        {v1Compatibility: JSON.stringify({id: 'c', throwaway: true})},
+        {v1Compatibility: JSON.stringify({id: 'b'})},
+        {v1Compatibility: JSON.stringify({id: 'a'})},
+      ],
     },
     null,
     3,
@@ -436,6 +658,7 @@ export async function startSchema1Server(): Promise<Schema1Server> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    const blob = /^\/v2\/.+\/blobs\/([^/]+)$/.exec(req.url ?? '')?.[1];
     if (req.url === '/v2/') {
       res.writeHead(200).end('{}');
     } else if (/^\/v2\/.+\/manifests\/[^/]+$/.test(req.url ?? '')) {
@@ -445,6 +668,10 @@ export async function startSchema1Server(): Promise<Schema1Server> {
           'Docker-Content-Digest': digest,
         })
         .end(body);
+    } else if (blob && blobs.has(blob)) {
+      res
+        .writeHead(200, {'Content-Type': 'application/octet-stream'})
+        .end(blobs.get(blob));
     } else {
       res
         .writeHead(404, {'Content-Type': 'application/json'})
@@ -458,6 +685,7 @@ export async function startSchema1Server(): Promise<Schema1Server> {
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     digest,
+    emptyLayer: sha256(empty),
     requests,
     stop: () =>
       new Promise(resolve => {

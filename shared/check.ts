@@ -8,16 +8,33 @@ import {
   type ImageRef,
   type ImageSource,
 } from './image_ref';
+import {assertRegion} from './locations';
 import {
+  REFERENCE_DIGEST_ANNOTATION,
+  isAttestationEntry,
+  isAttestationManifest,
+  predicateTypes,
+} from './registry/attestation';
+import {openLayer} from './registry/layer_contents';
+import {schema1Layers} from './registry/manifest';
+import {
+  DOCKER_LAYER_GZIP,
+  IN_TOTO_LAYER,
   isImageConfigMediaType,
   isSchema1MediaType,
+  layerCompression,
 } from './registry/media_types';
-import {openLayer} from './registry/layer_contents';
 import {openOciLayout} from './registry/oci_layout';
-import {DEFAULT_PLATFORM, formatPlatform} from './registry/platform';
 import {
+  DEFAULT_PLATFORM,
+  formatPlatform,
+  normalizePlatform,
+} from './registry/platform';
+import {
+  BlobTooLargeError,
   referenceOf,
   type ContentStore,
+  type Descriptor,
   type FetchedManifest,
   type Registry,
   type ResolvedImage,
@@ -26,9 +43,12 @@ import {resolveImage} from './registry/resolve';
 import {
   KNOWN_EMPTY_LAYER_DIGESTS,
   streamingVerdict,
+  type AttestationFacts,
   type ImageFacts,
   type LayerFacts,
+  type NotAnImage,
   type Reason,
+  type Warning,
 } from './verdict';
 
 /**
@@ -47,15 +67,19 @@ export interface CheckDeps {
   readonly registry: Registry;
 }
 
-/** The `pushrun check --json` output (DESIGN.md contract). */
+/** The `pushrun check --json` output (DESIGN.md contract; fields after `reasons` are additions). */
 export interface CheckReport {
   readonly image: string;
   readonly digest: string;
   readonly mediaType: string;
-  /** The platform of the manifest judged; null when no index entry matched. */
+  /** The platform of the image judged; null when no index entry matched, or it is no image. */
   readonly platform: string | null;
   readonly streamable: boolean;
   readonly reasons: readonly Reason[];
+  /** The manifest judged: an index's child for the platform, else `digest`; null when none matched. */
+  readonly platformDigest: string | null;
+  /** What the verdict could not see, such as a layer that could not be opened. */
+  readonly warnings: readonly Warning[];
 }
 
 /**
@@ -99,17 +123,16 @@ function factsOf(
 ): ImageFacts {
   const m = r.manifest;
   const schema1 = m !== undefined && isSchema1MediaType(m.mediaType);
+  const notImage = m && !schema1 ? notAnImage(m, r.entry) : undefined;
   const configType = m?.json.config?.mediaType;
   const artifactType =
     m?.json.artifactType ??
+    (notImage === 'attestation' ? IN_TOTO_LAYER : undefined) ??
     (configType !== undefined && !isImageConfigMediaType(configType)
       ? configType
       : undefined);
   // With no manifest for the platform, what it would have been is unknown; NO_MATCHING_PLATFORM says so.
-  const containerImage =
-    m === undefined ||
-    schema1 ||
-    (artifactType === undefined && configType !== undefined);
+  const containerImage = notImage === undefined;
   const diffIds = r.config?.rootfs?.diff_ids ?? [];
   return {
     source,
@@ -123,56 +146,118 @@ function factsOf(
     availablePlatforms: r.availablePlatforms,
     schema1,
     containerImage,
+    ...(notImage && {notImage}),
+    ...(notImage === 'attestation' && {
+      attestation: attestationFacts(m!, r.entry, r.index),
+    }),
     ...(artifactType !== undefined && {artifactType}),
-    layers:
-      m && containerImage && !schema1
-        ? opened.map(l =>
-            diffIds[l.index] ? {...l, diffId: diffIds[l.index]} : l,
-          )
-        : [],
+    layers: containerImage
+      ? opened.map(l =>
+          !schema1 && diffIds[l.index] ? {...l, diffId: diffIds[l.index]} : l,
+        )
+      : [],
+    ...(schema1 && {schema1Throwaway: schema1Layers(m.json).throwaway}),
   };
 }
 
-/** The manifest's layers, with the small ones opened to count their tar entries. */
+/** Why a (non schema 1) manifest is not a container image, or undefined when it is one. */
+function notAnImage(
+  m: FetchedManifest,
+  entry: Descriptor | undefined,
+): NotAnImage | undefined {
+  if ((entry && isAttestationEntry(entry)) || isAttestationManifest(m.json))
+    return 'attestation';
+  const configType = m.json.config?.mediaType;
+  if (
+    m.json.artifactType !== undefined ||
+    configType === undefined ||
+    !isImageConfigMediaType(configType)
+  )
+    return 'artifact';
+  if ((m.json.layers ?? []).length === 0) return 'no-layers';
+  return undefined;
+}
+
+function attestationFacts(
+  m: FetchedManifest,
+  entry: Descriptor | undefined,
+  index: FetchedManifest | undefined,
+): AttestationFacts {
+  const subject = entry?.annotations?.[REFERENCE_DIGEST_ANNOTATION];
+  const described = index?.json.manifests?.find(d => d.digest === subject);
+  return {
+    ...(subject && {subject}),
+    ...(described?.platform && {
+      subjectPlatform: formatPlatform(normalizePlatform(described.platform)),
+    }),
+    predicateTypes: predicateTypes(m.json),
+  };
+}
+
+/**
+ * The manifest's layers, the small ones opened to count their tar entries. Schema 1 layers are
+ * opened too, as the schema 2 image they convert to will have them; artifacts and attestations
+ * hold no filesystem layers to open.
+ */
 async function openSmallLayers(
   m: FetchedManifest,
   store: ContentStore,
 ): Promise<LayerFacts[]> {
-  const configType = m.json.config?.mediaType;
-  // Artifacts and schema 1 are judged without looking inside their blobs.
-  if (m.json.artifactType || !configType || !isImageConfigMediaType(configType))
-    return [];
+  if (isSchema1MediaType(m.mediaType)) {
+    // Schema 1 names no sizes or media types: its layers are gzipped tars, fetched up to the limit.
+    return Promise.all(
+      schema1Layers(m.json).kept.map((digest, index) =>
+        openLayerFacts(store, {
+          index,
+          digest,
+          size: 0,
+          mediaType: DOCKER_LAYER_GZIP,
+        }),
+      ),
+    );
+  }
+  if (notAnImage(m, undefined)) return [];
   return Promise.all(
-    (m.json.layers ?? []).map(async (d, index): Promise<LayerFacts> => {
-      const layer = {
-        index,
-        digest: d.digest,
-        size: d.size,
-        mediaType: d.mediaType,
-      };
-      if (KNOWN_EMPTY_LAYER_DIGESTS.has(d.digest)) return layer;
-      const limit = isUncompressed(d.mediaType)
-        ? MAX_OPENED_TAR_BYTES
-        : MAX_OPENED_LAYER_BYTES;
-      if (d.size > limit) {
-        return {
-          ...layer,
-          unopened: `larger than the ${limit} bytes opened to look for empty tars`,
-        };
-      }
-      const contents = await openLayer(
-        await store.blob(d.digest, {maxBytes: limit}),
-      );
-      return 'entries' in contents
-        ? {...layer, entries: contents.entries}
-        : {...layer, unopened: contents.unreadable};
-    }),
+    (m.json.layers ?? []).map((d, index) =>
+      openLayerFacts(
+        store,
+        {index, digest: d.digest, size: d.size, mediaType: d.mediaType},
+        d.size,
+      ),
+    ),
   );
 }
 
-function isUncompressed(mediaType: string): boolean {
-  // OCI `…layer.v1.tar` and Docker `…rootfs.diff.tar`; compressed types end in +gzip or +zstd.
-  return mediaType.endsWith('.tar');
+/** Opens one layer when it is small enough to be an empty tar; `knownSize` skips a fetch. */
+async function openLayerFacts(
+  store: ContentStore,
+  layer: LayerFacts,
+  knownSize?: number,
+): Promise<LayerFacts> {
+  if (KNOWN_EMPTY_LAYER_DIGESTS.has(layer.digest)) return layer;
+  const limit =
+    layerCompression(layer.mediaType) === 'uncompressed'
+      ? MAX_OPENED_TAR_BYTES
+      : MAX_OPENED_LAYER_BYTES;
+  const tooBig = `larger than the ${limit} bytes opened to look for empty tars`;
+  if (knownSize !== undefined && knownSize > limit)
+    return {...layer, unopened: tooBig};
+  let blob: Buffer;
+  try {
+    blob = await store.blob(layer.digest, {maxBytes: limit});
+  } catch (e) {
+    if (!(e instanceof BlobTooLargeError)) throw e;
+    return {
+      ...layer,
+      ...(e.size !== undefined && {size: e.size}),
+      unopened: tooBig,
+    };
+  }
+  const contents = await openLayer(blob);
+  const fetched = {...layer, size: blob.length};
+  return 'entries' in contents
+    ? {...fetched, entries: contents.entries}
+    : {...fetched, unreadable: contents.unreadable};
 }
 
 /** Parses IMAGE, inspects it, and judges it for a job in `region`: the `pushrun check` report. */
@@ -181,6 +266,8 @@ export async function checkImage(
   opts: {platform?: string; region?: string},
   deps: CheckDeps,
 ): Promise<CheckReport> {
+  // A region that does not exist is a usage error, found before any request.
+  if (opts.region !== undefined) assertRegion(opts.region);
   const source = parseImageSource(text);
   const facts = await inspectImage(
     source,
@@ -194,10 +281,16 @@ export async function checkImage(
     image: formatImageSource(source),
     digest: facts.digest,
     mediaType: facts.mediaType,
-    platform: facts.platformMatched
-      ? (facts.platform ?? facts.wantedPlatform)
-      : null,
+    platform:
+      facts.platformMatched && facts.containerImage
+        ? (facts.platform ?? facts.wantedPlatform)
+        : null,
     streamable: verdict.streamable,
     reasons: verdict.reasons.map(r => ({code: r.code, message: r.message})),
+    platformDigest: facts.platformDigest ?? null,
+    warnings: (verdict.warnings ?? []).map(w => ({
+      code: w.code,
+      message: w.message,
+    })),
   };
 }

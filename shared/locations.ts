@@ -112,3 +112,90 @@ export function locationContains(
     region,
   );
 }
+
+/** A region that does not exist, with the closest one that does. */
+export class UnknownRegionError extends Error {
+  constructor(
+    message: string,
+    readonly input: string,
+    readonly suggestion: Region,
+  ) {
+    super(message);
+    this.name = 'UnknownRegionError';
+  }
+}
+
+// A zone is its region and a one-letter suffix: us-central1-a is in us-central1.
+const ZONE = /^(.+)-[a-z]$/;
+
+/**
+ * Why `text` is not a region a job can run in, with the closest real region; undefined when it
+ * is one. A zone gives its region, another case the lowercase name, a multi-region one of its
+ * regions, anything else the region with the fewest edits away.
+ */
+export function regionProblem(
+  text: string,
+): {readonly message: string; readonly suggestion: Region} | undefined {
+  if (isKnownRegion(text)) return undefined;
+  const lower = text.trim().toLowerCase();
+  if (isKnownRegion(lower)) {
+    return {
+      message: `"${text}" is not a region name: region names are lowercase; use ${lower}`,
+      suggestion: lower,
+    };
+  }
+  const zoneOf = ZONE.exec(lower)?.[1];
+  if (zoneOf !== undefined && isKnownRegion(zoneOf)) {
+    return {
+      message: `"${text}" is a zone, not a region: Batch jobs name a region; use the zone's region, ${zoneOf}`,
+      suggestion: zoneOf,
+    };
+  }
+  if (isMultiRegion(lower)) {
+    const member = MULTI_REGION_MEMBERS[lower][0];
+    return {
+      message: `"${text}" is a multi-region, where Artifact Registry stores images; a job runs in one region: use one of ${lower}'s, such as ${member}`,
+      suggestion: member,
+    };
+  }
+  const closest = closestRegion(zoneOf ?? lower);
+  return {
+    message: `"${text}" is not a Google Cloud region: did you mean ${closest}?`,
+    suggestion: closest,
+  };
+}
+
+/** Throws UnknownRegionError, saying what to write instead, unless `text` is a known region. */
+export function assertRegion(text: string): asserts text is Region {
+  const problem = regionProblem(text);
+  if (problem)
+    throw new UnknownRegionError(problem.message, text, problem.suggestion);
+}
+
+/** The known region with the fewest single-character edits from `text` (the first on a tie). */
+export function closestRegion(text: string): Region {
+  let best: Region = REGIONS[0];
+  let bestDistance = Infinity;
+  for (const region of REGIONS) {
+    const d = editDistance(text, region);
+    if (d < bestDistance) [best, bestDistance] = [region, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({length: b.length + 1}, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}

@@ -3,7 +3,15 @@
  * a person can act on. Pure: it reads facts fetched elsewhere. The rules are Google's
  * (https://cloud.google.com/batch/docs/use-image-streaming#limitations).
  */
-import {formatImageRef, type ImageRef, type ImageSource} from './image_ref';
+import {createHash} from 'node:crypto';
+import {
+  formatImageRef,
+  formatImageSource,
+  imageName,
+  type ImageRef,
+  type ImageSource,
+} from './image_ref';
+import {layerCompression} from './registry/media_types';
 import {STREAMING_CONTAINER_FIELDS, unstreamableFields} from './containers';
 import {isMultiRegion, locationContains} from './locations';
 
@@ -32,15 +40,38 @@ export interface Reason {
   readonly message: string;
 }
 
-/** Streamable when there is no reason against it. */
+/** Something the verdict could not settle, or a question asked that it did not answer. */
+export const WARNING_CODES = [
+  /** A layer small enough to be empty could not be opened: its emptiness is unknown. */
+  'LAYER_UNREAD',
+  /** A region was given for an image on disk, which has no location to compare. */
+  'REGION_NOT_CHECKED',
+] as const;
+/** One of {@link WARNING_CODES}. */
+export type WarningCode = (typeof WARNING_CODES)[number];
+
+/** True for a string in {@link WARNING_CODES}. */
+export function isWarningCode(s: string): s is WarningCode {
+  return (WARNING_CODES as readonly string[]).includes(s);
+}
+
+/** A warning, with a sentence that says what is unknown and what to do. */
+export interface Warning {
+  readonly code: WarningCode;
+  readonly message: string;
+}
+
+/** Streamable when there is no reason against it; warnings say what the verdict could not see. */
 export interface Verdict {
   readonly streamable: boolean;
   readonly reasons: readonly Reason[];
+  /** Always set by {@link streamingVerdict}; optional so that a bare verdict still type-checks. */
+  readonly warnings?: readonly Warning[];
 }
 
 /** A layer of the resolved image manifest. */
 export interface LayerFacts {
-  /** Position in the manifest, from 0 (base layer). */
+  /** Position in the manifest, from 0 (base layer); for schema 1, in the schema 2 image it converts to. */
   readonly index: number;
   readonly digest: string;
   readonly size: number;
@@ -49,8 +80,29 @@ export interface LayerFacts {
   readonly diffId?: string;
   /** Entries in the layer's tar, when the layer was small enough to open. */
   readonly entries?: number;
-  /** Why the layer's contents are unknown, when it was not (or could not be) opened. */
+  /** Why the layer was not opened: too big to be an empty tar. */
   readonly unopened?: string;
+  /** Why a layer small enough to be empty could not be read: its emptiness is unknown. */
+  readonly unreadable?: string;
+}
+
+/** What shows that a manifest is not a container image. */
+export type NotAnImage =
+  /** An OCI artifact: an `artifactType`, or a config that is not an image config. */
+  | 'artifact'
+  /** A build attestation (in-toto statements), such as BuildKit stores beside images. */
+  | 'attestation'
+  /** An image manifest with no layers: no filesystem, nothing to run. */
+  | 'no-layers';
+
+/** What is known of an attestation manifest. */
+export interface AttestationFacts {
+  /** The digest of the image it describes (`vnd.docker.reference.digest`), when its index says. */
+  readonly subject?: string;
+  /** That image's platform in the index. */
+  readonly subjectPlatform?: string;
+  /** The predicate types of its statements (`in-toto.io/predicate-type`). */
+  readonly predicateTypes: readonly string[];
 }
 
 /** What was fetched about an image: everything the verdict reads. */
@@ -69,13 +121,20 @@ export interface ImageFacts {
   readonly platformDigest?: string;
   readonly platformMediaType?: string;
   readonly platformMatched: boolean;
-  /** Platforms an index offers; empty for a single manifest. */
+  /** Platforms an index offers images for (attestations are none); empty for a single manifest. */
   readonly availablePlatforms: readonly string[];
   readonly schema1: boolean;
   readonly containerImage: boolean;
+  /** For a non-image: what shows it; absent is read as `artifact`. */
+  readonly notImage?: NotAnImage;
+  /** For an attestation: what it describes. */
+  readonly attestation?: AttestationFacts;
   /** For a non-image: the artifact type or config media type that shows it. */
   readonly artifactType?: string;
+  /** The layers; for schema 1, those its conversion to schema 2 keeps (throwaway ones are dropped). */
   readonly layers: readonly LayerFacts[];
+  /** Schema 1 only: history entries marked `throwaway`, whose layers a conversion drops. */
+  readonly schema1Throwaway?: number;
 }
 
 /** The job the image would run in: its region and its container runnables (proto3 JSON). */
@@ -103,13 +162,42 @@ export const KNOWN_EMPTY_DIFF_IDS: ReadonlySet<string> = new Set([
   'sha256:84ff92691f909a05b224e1c56abb4864f01b4f8e3c854e4bb4c7baf1d3f6d652',
 ]);
 
-/** Whether a layer is known to be empty: a known empty digest or diff_id, or a tar with no entries. */
+/**
+ * Whether a layer is known to be empty: a known empty digest, a diff_id that is the digest of an
+ * all-zero tar (no entries, however it is padded: the end-of-archive marker alone is 1024 zero
+ * bytes, and tools pad to 512-byte blocks or 10 KiB records), or an opened tar with no entries.
+ * The diff_id test needs no decompression, so it holds for zstd layers on Node.js 20 and for
+ * layers too big to fetch.
+ */
 export function isEmptyLayer(layer: LayerFacts): boolean {
   return (
     KNOWN_EMPTY_LAYER_DIGESTS.has(layer.digest) ||
-    (layer.diffId !== undefined && KNOWN_EMPTY_DIFF_IDS.has(layer.diffId)) ||
+    (layer.diffId !== undefined && isZeroTarDiffId(layer.diffId)) ||
     layer.entries === 0
   );
+}
+
+/** All-zero tars up to this size are recognized by diff_id (GNU tar pads to 10 KiB records). */
+export const MAX_ZERO_TAR_BYTES = 64 * 1024;
+const TAR_BLOCK = 512;
+let zeroTarDiffIds: ReadonlySet<string> | undefined;
+
+/** Whether `diffId` is the sha256 of 0, 512, 1024, … {@link MAX_ZERO_TAR_BYTES} zero bytes. */
+export function isZeroTarDiffId(diffId: string): boolean {
+  if (KNOWN_EMPTY_DIFF_IDS.has(diffId)) return true;
+  if (!diffId.startsWith('sha256:')) return false;
+  // Built on first need: one running hash, copied at each block boundary.
+  if (!zeroTarDiffIds) {
+    const ids = new Set<string>();
+    const hash = createHash('sha256');
+    const block = Buffer.alloc(TAR_BLOCK);
+    for (let n = 0; n <= MAX_ZERO_TAR_BYTES; n += TAR_BLOCK) {
+      ids.add(`sha256:${hash.copy().digest('hex')}`);
+      hash.update(block);
+    }
+    zeroTarDiffIds = ids;
+  }
+  return zeroTarDiffIds.has(diffId);
 }
 
 /** Whether Batch can stream the image for the job, with every reason it cannot. */
@@ -122,7 +210,22 @@ export function streamingVerdict(
     ...imageReasons(facts),
     ...containerReasons(job.containers ?? []),
   ];
-  return {streamable: reasons.length === 0, reasons};
+  const warnings: Warning[] = [
+    ...regionWarnings(facts, job.region),
+    ...layerWarnings(facts),
+  ];
+  return {streamable: reasons.length === 0, reasons, warnings};
+}
+
+/**
+ * How reasons name the manifest judged: an index's child by its platform and digest, with the
+ * index it came from, or the manifest itself.
+ */
+export function judgedManifest(facts: ImageFacts): string {
+  const judged = facts.platformDigest ?? facts.digest;
+  if (judged === facts.digest) return `manifest ${judged}`;
+  const platform = facts.platform ? `${facts.platform} ` : '';
+  return `the ${platform}image ${judged} of index ${facts.digest}`;
 }
 
 function registryReasons(
@@ -157,76 +260,186 @@ function registryReasons(
   return [
     {
       code: 'LOCATION_MISMATCH',
-      message: `The image is stored in ${where} but the job runs in ${region}; Batch streams only when the job's VMs run in the image's location (the same region, or a region inside its multi-region). Run the job in ${isMultiRegion(location) ? `a region of ${location}` : location}, or push the image to a repository in ${region}.`,
+      message: `${name} is stored in ${where} but the job runs in ${region}; Batch streams only when the job's VMs run in the image's location (the same region, or a region inside its multi-region). Run the job in ${isMultiRegion(location) ? `a region of ${location}` : location}, or push the image to a repository in ${region}.`,
+    },
+  ];
+}
+
+function regionWarnings(
+  facts: ImageFacts,
+  region: string | undefined,
+): Warning[] {
+  if (facts.ref || region === undefined) return [];
+  return [
+    {
+      code: 'REGION_NOT_CHECKED',
+      message: `The region ${region} was not compared with the image's location: an image in an OCI layout on disk has no location until it is pushed. Push it to a ${region}-docker.pkg.dev repository and check it there to know whether a job in ${region} can stream it.`,
     },
   ];
 }
 
 function imageReasons(facts: ImageFacts): Reason[] {
-  if (!facts.platformMatched) {
-    const offered = facts.availablePlatforms.length
-      ? `the index offers ${facts.availablePlatforms.join(', ')}`
-      : `the image is built for ${facts.platform ?? 'another platform'}`;
-    const ask = facts.availablePlatforms.length
-      ? 'one of those platforms'
-      : (facts.platform ?? 'its platform');
-    return [
-      {
-        code: 'NO_MATCHING_PLATFORM',
-        message: `No image for ${facts.wantedPlatform} in ${facts.digest}: ${offered}. Build and push a ${facts.wantedPlatform} image, or ask for ${ask} (--platform, or the mapping's platform).`,
-      },
-    ];
+  // A manifest that is not an image is that, whatever platform it claims (attestations claim
+  // unknown/unknown).
+  if (!facts.containerImage && (facts.platformMatched || facts.platformDigest))
+    return [notAnImageReason(facts)];
+  if (!facts.platformMatched) return [noPlatformReason(facts)];
+  const layers = [...emptyLayerReasons(facts), ...duplicateLayerReasons(facts)];
+  return facts.schema1 ? [schema1Reason(facts), ...layers] : layers;
+}
+
+function noPlatformReason(facts: ImageFacts): Reason {
+  const wanted = facts.wantedPlatform;
+  const offered = facts.availablePlatforms;
+  let message: string;
+  if (offered.length > 0 || facts.platformDigest === undefined) {
+    // An index, and none of its images is for the platform.
+    const offers = offered.length
+      ? `it offers ${offered.join(', ')}`
+      : 'it offers no image with a platform';
+    const ask = offered.length
+      ? ` or ask for one of those platforms (--platform ${offered[0]}, or the mapping's platform)`
+      : '';
+    message = `No image for ${wanted} in index ${facts.digest}: ${offers}. Build and push a ${wanted} image into the index,${ask}.`;
+  } else {
+    const built = facts.platform ?? 'another platform';
+    const ask = facts.platform
+      ? ` or ask for ${facts.platform} (--platform ${facts.platform}, or the mapping's platform)`
+      : '';
+    message = `Manifest ${facts.digest} is built for ${built}, not ${wanted}. Build and push a ${wanted} image,${ask}.`;
   }
-  if (!facts.containerImage) {
-    return [
-      {
-        code: 'NOT_A_CONTAINER_IMAGE',
-        message: `${facts.platformDigest ?? facts.digest} is not a container image but an artifact (${facts.artifactType ?? 'no image config'}); Batch can run only container images. Point the job at a container image.`,
-      },
-    ];
+  return {code: 'NO_MATCHING_PLATFORM', message};
+}
+
+function notAnImageReason(facts: ImageFacts): Reason {
+  const judged = facts.platformDigest ?? facts.digest;
+  const fromIndex = judged !== facts.digest;
+  const who = fromIndex
+    ? `${judged} (the ${facts.wantedPlatform} entry of index ${facts.digest})`
+    : `Manifest ${judged}`;
+  const runOnly = 'Batch can run only container images.';
+  let message: string;
+  switch (facts.notImage ?? 'artifact') {
+    case 'attestation': {
+      const a = facts.attestation;
+      const statements = a?.predicateTypes.length
+        ? `, holding ${a.predicateTypes.join(', ')} statements`
+        : '';
+      const subject = a?.subject
+        ? ` for the ${a.subjectPlatform ? `${a.subjectPlatform} ` : ''}image ${a.subject}`
+        : '';
+      const instead = a?.subjectPlatform
+        ? `Check or run the image it describes instead (--platform ${a.subjectPlatform}${fromIndex ? ' on the index' : ''})${facts.availablePlatforms.length ? `; the index offers ${facts.availablePlatforms.join(', ')}` : ''}.`
+        : 'Point the job at the image it describes (a platform of its index), not at the attestation.';
+      const claimed = facts.platform ?? (fromIndex ? facts.wantedPlatform : '');
+      const platform = claimed.includes('unknown')
+        ? ` Its platform, ${claimed}, is none an image runs on.`
+        : '';
+      message = `${who} is a build attestation${subject} (an in-toto manifest, vnd.docker.reference.type: attestation-manifest${statements}), not a container image.${platform} ${runOnly} ${instead}`;
+      break;
+    }
+    case 'no-layers':
+      message = `${who} has no layers: it holds no filesystem, so a container has nothing to run (and Batch nothing to stream). Build it on a base image or add its files (for example \`umoci repack\` after filling the bundle's rootfs, or \`buildah add\` before \`buildah commit\`), and push it again.`;
+      break;
+    case 'artifact':
+      message = `${who} is not a container image but an artifact (${facts.artifactType ?? 'no image config'}), such as an SBOM, signature or chart stored beside images; ${runOnly} Point the job at a container image${fromIndex ? `, or ask for a platform of the index that holds one${facts.availablePlatforms.length ? ` (${facts.availablePlatforms.join(', ')})` : ''}` : ''}.`;
+      break;
   }
-  if (facts.schema1) {
-    return [
-      {
-        code: 'SCHEMA1_MANIFEST',
-        message: `The manifest is Docker v2 schema 1 (${facts.platformMediaType ?? facts.mediaType}), which Batch image streaming does not support. Push it again as schema 2 or OCI, for example with \`skopeo copy --format v2s2\` or \`crane copy\`.`,
-      },
-    ];
+  return {code: 'NOT_A_CONTAINER_IMAGE', message};
+}
+
+function schema1Reason(facts: ImageFacts): Reason {
+  const mediaType = facts.platformMediaType ?? facts.mediaType;
+  const {from, to} = copyReferences(facts);
+  const dropped = facts.schema1Throwaway
+    ? ` The conversion drops its ${facts.schema1Throwaway} throwaway layer${facts.schema1Throwaway === 1 ? '' : 's'} (history marked throwaway).`
+    : '';
+  const blocking =
+    facts.layers.some(isEmptyLayer) || hasDuplicates(facts.layers);
+  const after = blocking
+    ? ' The layer problems listed with this one stay after the conversion: fix them too.'
+    : '';
+  return {
+    code: 'SCHEMA1_MANIFEST',
+    message: `${capitalize(judgedManifest(facts))} is Docker v2 schema 1 (${mediaType}), which Batch image streaming does not support. Convert it to schema 2 and push it again: \`skopeo copy --format v2s2 ${from} ${to}\` (\`crane copy\` keeps schema 1 as it is).${dropped}${after}`,
+  };
+}
+
+/** Source and destination of the `skopeo copy` that converts the image in place. */
+function copyReferences(facts: ImageFacts): {from: string; to: string} {
+  if (!facts.ref) {
+    const src = formatImageSource(facts.source);
+    return {from: src, to: src};
   }
-  return [
-    ...emptyLayerReasons(facts.layers),
-    ...duplicateLayerReasons(facts.layers),
-  ];
+  const name = imageName(facts.ref);
+  const tag = facts.ref.tag ?? 'TAG';
+  return {
+    from: `docker://${formatImageRef(facts.ref)}`,
+    to: `docker://${name}:${tag}`,
+  };
 }
 
 function layerName(layer: LayerFacts, count: number): string {
   return `Layer ${layer.index + 1} of ${count} (${layer.digest})`;
 }
 
-function emptyLayerReasons(layers: readonly LayerFacts[]): Reason[] {
-  return layers.filter(isEmptyLayer).map(layer => ({
+/** The words that place a layer: in the manifest judged, or in the schema 2 image it converts to. */
+function layerPlace(facts: ImageFacts, layer: LayerFacts): string {
+  const name = layerName(layer, facts.layers.length);
+  return facts.schema1
+    ? `${name} of ${judgedManifest(facts)}, after conversion to schema 2,`
+    : `${name} of ${judgedManifest(facts)}`;
+}
+
+function emptyLayerReasons(facts: ImageFacts): Reason[] {
+  return facts.layers.filter(isEmptyLayer).map(layer => ({
     code: 'EMPTY_LAYER',
-    message: `${layerName(layer, layers.length)} is empty: its tar holds no files. Batch image streaming rejects images with empty layers; rebuild without the step that adds nothing (often a WORKDIR, or a RUN or COPY that changes no file), or squash the image.`,
+    message: `${layerPlace(facts, layer)} is empty: its tar holds no files. Batch image streaming rejects images with empty layers; rebuild without the step that adds nothing (often a WORKDIR, or a RUN or COPY that changes no file; with buildah, a commit after only \`buildah config\`), or squash the image (\`buildah commit --squash\`, \`docker build --squash\`).`,
   }));
 }
 
-function duplicateLayerReasons(layers: readonly LayerFacts[]): Reason[] {
+function hasDuplicates(layers: readonly LayerFacts[]): boolean {
+  const seen = new Set<string>();
+  for (const l of layers) {
+    const keys = [l.digest, ...(l.diffId ? [`diff:${l.diffId}`] : [])];
+    if (keys.some(k => seen.has(k))) return true;
+    keys.forEach(k => seen.add(k));
+  }
+  return false;
+}
+
+/** "gzip-compressed", "zstd-compressed", "uncompressed", or the media type when it says neither. */
+function storedAs(layer: LayerFacts): string {
+  const c = layerCompression(layer.mediaType);
+  if (c === 'uncompressed') return 'uncompressed';
+  return c ? `${c}-compressed` : `stored as ${layer.mediaType}`;
+}
+
+function duplicateLayerReasons(facts: ImageFacts): Reason[] {
   const reasons: Reason[] = [];
   const byDigest = new Map<string, LayerFacts>();
   const byDiffId = new Map<string, LayerFacts>();
-  for (const layer of layers) {
+  const fix =
+    'Batch image streaming rejects duplicate layers; rebuild so that the step adding the same files again is dropped or merged.';
+  for (const layer of facts.layers) {
     const sameBlob = byDigest.get(layer.digest);
     const sameContent =
       layer.diffId !== undefined ? byDiffId.get(layer.diffId) : undefined;
     if (sameBlob) {
       reasons.push({
         code: 'DUPLICATE_LAYER',
-        message: `${layerName(layer, layers.length)} repeats layer ${sameBlob.index + 1}: the same blob appears twice. Batch image streaming rejects duplicate layers; rebuild so that the step adding the same files again is dropped or merged.`,
+        message: `${layerPlace(facts, layer)} repeats layer ${sameBlob.index + 1}: the same blob appears twice. ${fix}`,
       });
     } else if (sameContent) {
+      const first = storedAs(sameContent);
+      const again = storedAs(layer);
+      const how =
+        first === again
+          ? `both ${first}, with different bytes (another compression level or header)`
+          : `stored once ${first} and once ${again}`;
       reasons.push({
         code: 'DUPLICATE_LAYER',
-        message: `${layerName(layer, layers.length)} has the same uncompressed content (diff_id ${layer.diffId}) as layer ${sameContent.index + 1} (${sameContent.digest}), compressed differently. Batch image streaming rejects duplicate layers; rebuild so that the step adding the same files again is dropped or merged.`,
+        message: `${layerPlace(facts, layer)} has the same uncompressed content (diff_id ${layer.diffId}) as layer ${sameContent.index + 1} (${sameContent.digest}): the same files, ${how}. ${fix}`,
       });
     }
     if (!byDigest.has(layer.digest)) byDigest.set(layer.digest, layer);
@@ -234,6 +447,20 @@ function duplicateLayerReasons(layers: readonly LayerFacts[]): Reason[] {
       byDiffId.set(layer.diffId, layer);
   }
   return reasons;
+}
+
+function layerWarnings(facts: ImageFacts): Warning[] {
+  if (!facts.containerImage || !facts.platformMatched) return [];
+  return facts.layers
+    .filter(l => l.unreadable !== undefined && !isEmptyLayer(l))
+    .map(layer => ({
+      code: 'LAYER_UNREAD',
+      message: `${layerPlace(facts, layer)} could not be read: ${layer.unreadable}. Whether it is empty is unknown, and Batch image streaming rejects images with an empty layer; if the step that made it changes no file, drop it.`,
+    }));
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 function containerReasons(

@@ -2,6 +2,7 @@
 import type {Command} from 'commander';
 import type {CheckReport} from '../check';
 import {errorMessage} from '../errors';
+import {UnknownRegionError} from '../locations';
 import {lazy, type CliContext, type CommandModule} from './context';
 
 const check = lazy(() => require('../check') as typeof import('../check'));
@@ -16,15 +17,31 @@ export const CHECK_EXIT = {
   unknown: 2,
 } as const;
 
-/** The report as people read it: a ✔/✘ line, the image's identity, then each reason. */
+/**
+ * The report as people read it: a ✔/✘ line, the image's identity (with the index's child that was
+ * judged), then each reason and each warning.
+ */
 export function formatCheckReport(report: CheckReport): string {
+  const warned = report.warnings.length
+    ? ` (${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'} below)`
+    : '';
+  const notImage = report.reasons.some(r => r.code === 'NOT_A_CONTAINER_IMAGE');
+  const platform =
+    report.platform ??
+    (notImage ? '(none: not a container image)' : '(none matched)');
   const lines = [
-    `${report.streamable ? '✔ streamable' : '✘ not streamable'}: ${report.image}`,
+    `${report.streamable ? '✔ streamable' : '✘ not streamable'}${warned}: ${report.image}`,
     `  digest:     ${report.digest}`,
     `  media type: ${report.mediaType}`,
-    `  platform:   ${report.platform ?? '(none matched)'}`,
+    `  platform:   ${platform}`,
   ];
+  if (report.platformDigest && report.platformDigest !== report.digest) {
+    lines.push(
+      `  judged:     ${report.platformDigest} (the index's ${report.platform ?? 'chosen'} entry)`,
+    );
+  }
   for (const r of report.reasons) lines.push(`  ✘ ${r.code}: ${r.message}`);
+  for (const w of report.warnings) lines.push(`  ⚠ ${w.code}: ${w.message}`);
   return lines.join('\n') + '\n';
 }
 
@@ -38,7 +55,7 @@ async function runCheck(
       image,
       {
         ...(opts.platform && {platform: opts.platform}),
-        ...(opts.region && {region: opts.region}),
+        ...(opts.region !== undefined && {region: opts.region}),
       },
       {registry: registry().makeRegistry(ctx.settings())},
     );
@@ -51,9 +68,12 @@ async function runCheck(
       report.streamable ? CHECK_EXIT.streamable : CHECK_EXIT.notStreamable,
     );
   } catch (e) {
-    // Bad reference, not found, unreachable, bad platform: the verdict cannot be told.
+    // A usage error says what to write instead; anything else (bad reference, not found,
+    // unreachable, bad platform) means the verdict cannot be told.
     ctx.err(
-      `pushrun check: could not tell whether ${image} can be streamed: ${errorMessage(e)}\n`,
+      e instanceof UnknownRegionError
+        ? `pushrun check: --region ${errorMessage(e)}\n`
+        : `pushrun check: could not tell whether ${image} can be streamed: ${errorMessage(e)}\n`,
     );
     ctx.setExit(CHECK_EXIT.unknown);
   }
@@ -77,11 +97,11 @@ export const registerCheckCommand: CommandModule = (
     )
     .option(
       '--region <region>',
-      "the job's region, to check the image's location",
+      "the job's region, to check the image's location (a region such as us-central1, not a zone)",
     )
     .option(
       '--json',
-      'print {image, digest, mediaType, platform, streamable, reasons}',
+      'print {image, digest, mediaType, platform, streamable, reasons, platformDigest, warnings}',
     )
     .action(
       (

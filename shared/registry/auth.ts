@@ -17,15 +17,17 @@ export const GOOGLE_TOKEN_USER = 'oauth2accesstoken';
 
 const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
-/** A token source over Application Default Credentials; GoogleAuth is built on first use. */
+/**
+ * A token source over Application Default Credentials. google-auth-library is loaded and
+ * GoogleAuth built on first use: most registry reads (a public or local registry, a cached
+ * digest) never need a token, and loading it costs a CLI run or a cold start time.
+ */
 export function makeGoogleTokenSource(): TokenSource {
   let auth: GoogleAuth | undefined;
   return {
     async getAccessToken() {
       if (!auth) {
-        // Loaded when a registry first asks for credentials, not with this module.
-        const {GoogleAuth} =
-          require('google-auth-library') as typeof import('google-auth-library');
+        const {GoogleAuth} = await import('google-auth-library');
         auth = new GoogleAuth({scopes: [CLOUD_PLATFORM_SCOPE]});
       }
       const token = await auth.getAccessToken();

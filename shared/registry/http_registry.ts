@@ -14,6 +14,7 @@ import {PROCESS_CACHE, type DigestCache} from './cache';
 import {digestMatches, parseManifest} from './manifest';
 import {MANIFEST_ACCEPT} from './media_types';
 import {
+  BlobTooLargeError,
   RegistryError,
   referenceOf,
   type ContentStore,
@@ -105,18 +106,18 @@ class HttpRegistry implements Registry {
     const length = Number(res.headers.get('content-length') ?? NaN);
     if (opts.maxBytes !== undefined && length > opts.maxBytes) {
       await res.body?.cancel();
-      throw new RegistryError(
+      throw new BlobTooLargeError(
         `${what} is ${length} bytes, more than the ${opts.maxBytes} pushrun reads`,
+        length,
         res.status,
-        false,
       );
     }
     const bytes = Buffer.from(await res.arrayBuffer());
     if (opts.maxBytes !== undefined && bytes.length > opts.maxBytes) {
-      throw new RegistryError(
+      throw new BlobTooLargeError(
         `${what} is more than the ${opts.maxBytes} bytes pushrun reads`,
+        bytes.length,
         res.status,
-        false,
       );
     }
     if (!digestMatches(bytes, digest)) {

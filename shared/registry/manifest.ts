@@ -79,3 +79,39 @@ function guessMediaType(json: ManifestJson): string {
   if (Array.isArray(json.manifests)) return OCI_INDEX;
   return OCI_MANIFEST;
 }
+
+/** The layers of a schema 1 manifest as schema 2 orders them, and the throwaway ones apart. */
+export interface Schema1Layers {
+  /** Base layer first: the blobs a conversion to schema 2 keeps. */
+  readonly kept: readonly string[];
+  /** History entries marked `throwaway`: a conversion drops their layers. */
+  readonly throwaway: number;
+}
+
+/**
+ * Reads `fsLayers` (top layer first) and the `history` entry beside each; an entry whose
+ * `v1Compatibility` JSON says `"throwaway": true` adds no files, and converters to schema 2 (skopeo,
+ * containers/image) leave its layer out. See
+ * https://distribution.github.io/distribution/spec/deprecated-schema-v1/
+ */
+export function schema1Layers(json: ManifestJson): Schema1Layers {
+  const fsLayers = json.fsLayers ?? [];
+  const kept: string[] = [];
+  let throwaway = 0;
+  fsLayers.forEach((layer, i) => {
+    if (isThrowaway(json.history?.[i]?.v1Compatibility)) throwaway++;
+    else kept.push(layer.blobSum);
+  });
+  return {kept: kept.reverse(), throwaway};
+}
+
+function isThrowaway(v1Compatibility: string | undefined): boolean {
+  if (!v1Compatibility) return false;
+  try {
+    return (
+      (JSON.parse(v1Compatibility) as {throwaway?: unknown}).throwaway === true
+    );
+  } catch {
+    return false;
+  }
+}

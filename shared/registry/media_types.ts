@@ -24,6 +24,12 @@ export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 
+/**
+ * The layer media type of an in-toto attestation blob, as BuildKit stores attestations
+ * (https://docs.docker.com/build/metadata/attestations/attestation-storage/).
+ */
+export const IN_TOTO_LAYER = 'application/vnd.in-toto+json';
+
 /** Every manifest media type, in the order sent in `Accept`. */
 export const MANIFEST_MEDIA_TYPES = [
   OCI_INDEX,
@@ -65,4 +71,20 @@ export function isTarLayerMediaType(t: string): boolean {
     t.startsWith('application/vnd.oci.image.layer.') ||
     t.startsWith('application/vnd.docker.image.rootfs.')
   );
+}
+
+/** True for an in-toto statement layer (`application/vnd.in-toto+json` and its variants). */
+export function isInTotoMediaType(t: string): boolean {
+  return t === IN_TOTO_LAYER || t.startsWith('application/vnd.in-toto.');
+}
+
+/** How a layer's tar is stored, by media type: `gzip`, `zstd`, `uncompressed`, or undefined. */
+export function layerCompression(
+  t: string,
+): 'gzip' | 'zstd' | 'uncompressed' | undefined {
+  // OCI `…tar+gzip`, Docker `…tar.gzip`; OCI `…tar` and Docker `…rootfs.diff.tar` are plain.
+  if (/[+.]gzip$/.test(t)) return 'gzip';
+  if (/[+.]zstd$/.test(t)) return 'zstd';
+  if (t.endsWith('.tar')) return 'uncompressed';
+  return undefined;
 }

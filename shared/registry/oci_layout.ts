@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import {digestMatches, parseManifest} from './manifest';
 import {OCI_INDEX} from './media_types';
 import {
+  BlobTooLargeError,
   RegistryError,
   type ContentStore,
   type Descriptor,
@@ -79,10 +80,9 @@ export async function openOciLayout(dir: string): Promise<OciLayout> {
       );
     });
     if (opts.maxBytes !== undefined && bytes.length > opts.maxBytes) {
-      throw new RegistryError(
+      throw new BlobTooLargeError(
         `blob ${digest} in ${dir} is more than ${opts.maxBytes} bytes`,
-        undefined,
-        false,
+        bytes.length,
       );
     }
     if (!digestMatches(bytes, digest)) {

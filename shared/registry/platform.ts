@@ -60,6 +60,14 @@ export function platformMatches(want: Platform, have: Platform): boolean {
   );
 }
 
+/**
+ * Whether a platform names no real os or architecture: BuildKit writes `unknown/unknown` for the
+ * attestation entries of an index. No image runs there, so it is never offered as a platform.
+ */
+export function isUnknownPlatform(p: Platform): boolean {
+  return p.os === 'unknown' || p.architecture === 'unknown';
+}
+
 /** The index entry for `want`, or undefined; entries without a platform never match. */
 export function selectPlatform<D extends {readonly platform?: Platform}>(
   manifests: readonly D[],

@@ -27,9 +27,12 @@ export interface ManifestJson {
   readonly config?: Descriptor;
   readonly layers?: readonly Descriptor[];
   readonly manifests?: readonly Descriptor[];
-  // Docker v2 schema 1.
+  readonly annotations?: Readonly<Record<string, string>>;
+  // Docker v2 schema 1 (https://distribution.github.io/distribution/spec/deprecated-schema-v1/):
+  // fsLayers and history run from the top layer down, one history entry per fsLayer.
   readonly architecture?: string;
   readonly fsLayers?: readonly {readonly blobSum: string}[];
+  readonly history?: readonly {readonly v1Compatibility?: string}[];
 }
 
 /** An image config, as far as pushrun reads it (OCI image-spec `config.md`). */
@@ -63,6 +66,8 @@ export interface ResolvedImage {
   readonly mediaType: string;
   /** The index, when the reference names one. */
   readonly index?: FetchedManifest;
+  /** The index entry chosen for the platform, when the reference names an index. */
+  readonly entry?: Descriptor;
   /** The image manifest for the platform; absent when no index entry matched. */
   readonly manifest?: FetchedManifest;
   /** The image config, fetched only when the manifest's config is an image config. */
@@ -111,6 +116,18 @@ export class RegistryError extends Error {
   ) {
     super(message, options);
     this.name = 'RegistryError';
+  }
+}
+
+/** A blob bigger than the caller would read; `size` is how big it is, when the store says. */
+export class BlobTooLargeError extends RegistryError {
+  constructor(
+    message: string,
+    readonly size: number | undefined,
+    status?: number,
+  ) {
+    super(message, status, false);
+    this.name = 'BlobTooLargeError';
   }
 }
 

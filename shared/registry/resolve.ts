@@ -4,9 +4,11 @@ import {
   isIndexMediaType,
   isSchema1MediaType,
 } from './media_types';
+import {isAttestationEntry} from './attestation';
 import {
   DEFAULT_PLATFORM,
   formatPlatform,
+  isUnknownPlatform,
   normalizePlatform,
   parsePlatform,
   platformMatches,
@@ -46,7 +48,7 @@ export async function resolveImage(
   const top = await store.manifest(reference);
   let manifest: FetchedManifest | undefined = top;
   let index: FetchedManifest | undefined;
-  let entryPlatform: Platform | undefined;
+  let entry: Descriptor | undefined;
   let availablePlatforms: string[] = [];
   for (
     let depth = 0;
@@ -61,20 +63,18 @@ export async function resolveImage(
       );
     }
     index ??= manifest;
-    const entries: readonly Descriptor[] = manifest.json.manifests ?? [];
-    availablePlatforms = entries
-      .filter(d => d.platform)
-      .map(d => formatPlatform(normalizePlatform(d.platform!)));
-    const chosen = selectPlatform(entries, wanted);
-    entryPlatform = chosen?.platform && normalizePlatform(chosen.platform);
-    manifest = chosen ? await store.manifest(chosen.digest) : undefined;
+    entry = chooseEntry(manifest.json.manifests ?? [], wanted);
+    availablePlatforms = offeredPlatforms(manifest.json.manifests ?? []);
+    manifest = entry ? await store.manifest(entry.digest) : undefined;
   }
+  const entryPlatform = entry?.platform && normalizePlatform(entry.platform);
   const base = {
     digest: top.digest,
     mediaType: top.mediaType,
     wanted,
     availablePlatforms,
     ...(index && {index}),
+    ...(entry && {entry}),
   };
   if (!manifest) return {...base, platformMatched: false};
 
@@ -96,6 +96,31 @@ export async function resolveImage(
     // An image that does not say what it is built for is given the benefit of the doubt.
     platformMatched: !havePlatform || platformMatches(wanted, havePlatform),
   };
+}
+
+/**
+ * The entry for `wanted`: an image first. An attestation entry is chosen only when no image
+ * matches (someone asked for `unknown/unknown`), so that the verdict can say what it is.
+ */
+function chooseEntry(
+  entries: readonly Descriptor[],
+  wanted: Platform,
+): Descriptor | undefined {
+  const images = entries.filter(d => !isAttestationEntry(d));
+  return (
+    selectPlatform(images, wanted) ??
+    selectPlatform(entries.filter(isAttestationEntry), wanted)
+  );
+}
+
+/** The platforms an index offers images for: attestations and `unknown/unknown` are none. */
+function offeredPlatforms(entries: readonly Descriptor[]): string[] {
+  const platforms = entries
+    .filter(d => d.platform && !isAttestationEntry(d))
+    .map(d => normalizePlatform(d.platform!))
+    .filter(p => !isUnknownPlatform(p))
+    .map(formatPlatform);
+  return [...new Set(platforms)];
 }
 
 function parseConfig(bytes: Buffer, digest: string): ImageConfigJson {

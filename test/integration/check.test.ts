@@ -10,8 +10,13 @@ import {existsSync} from 'node:fs';
 import * as path from 'node:path';
 import {checkImage, type CheckReport} from '../../shared/check';
 import {DigestCache, makeRegistry} from '../../shared/registry';
+import {ZSTD_SUPPORTED} from '../../shared/registry/layer_contents';
 import {
   IMAGE_SPECS,
+  buildImage,
+  buildIndexImage,
+  buildLayeredImage,
+  pushBuiltImage,
   pushImage,
   startSchema1Server,
   type ImageSpec,
@@ -99,10 +104,38 @@ describe('pushrun check against a real registry', function () {
       platformShown: null,
     },
     {
+      // An artifact has no platform: the one asked for is not shown as its own.
       spec: 'artifact',
       want: ['NOT_A_CONTAINER_IMAGE'],
+      platformShown: null,
+    },
+    {spec: 'attested-index', want: [], platformShown: 'linux/amd64'},
+    {
+      spec: 'attested-index',
+      platform: 'linux/arm64',
+      want: [],
+      platformShown: 'linux/arm64',
+    },
+    {
+      spec: 'attested-index',
+      platform: 'unknown/unknown',
+      want: ['NOT_A_CONTAINER_IMAGE'],
+      platformShown: null,
+    },
+    {spec: 'whiteout-only', want: [], platformShown: 'linux/amd64'},
+    {spec: 'no-layers', want: ['NOT_A_CONTAINER_IMAGE'], platformShown: null},
+    {
+      spec: 'duplicate-uncompressed',
+      want: ['DUPLICATE_LAYER'],
       platformShown: 'linux/amd64',
     },
+    {spec: 'zstd-tiny-layer', want: [], platformShown: 'linux/amd64'},
+    {
+      spec: 'zstd-empty-padded',
+      want: ['EMPTY_LAYER'],
+      platformShown: 'linux/amd64',
+    },
+    {spec: 'zstd-multi-frame', want: [], platformShown: 'linux/amd64'},
   ];
   for (const c of verdicts) {
     for (const by of ['tag', 'digest'] as const) {
@@ -260,7 +293,7 @@ describe('pushrun check against a real registry', function () {
     });
   }
 
-  it('--json prints exactly the contract shape', async () => {
+  it('--json prints the contract shape, then its additions', async () => {
     const {code, out} = await cli('check', `${AR}/empty-layer:v1`, '--json');
     assert.strictEqual(code, 1);
     const report = JSON.parse(out);
@@ -271,7 +304,10 @@ describe('pushrun check against a real registry', function () {
       'platform',
       'streamable',
       'reasons',
+      'platformDigest',
+      'warnings',
     ]);
+    assert.deepStrictEqual(report.warnings, []);
     assert.deepStrictEqual(Object.keys(report.reasons[0]), ['code', 'message']);
     assert.strictEqual(
       report.mediaType,
@@ -290,7 +326,7 @@ describe('pushrun check against a real registry', function () {
     }
   });
 
-  it('a schema 1 manifest is not streamable', async () => {
+  it('a schema 1 manifest is not streamable, and lists the layers that stay after converting', async () => {
     const server = await startSchema1Server();
     try {
       env = {PUSHRUN_REGISTRY_ENDPOINT: server.baseUrl};
@@ -299,12 +335,146 @@ describe('pushrun check against a real registry', function () {
       const report = JSON.parse(out) as CheckReport;
       assert.deepStrictEqual(
         report.reasons.map(r => r.code),
-        ['SCHEMA1_MANIFEST'],
+        ['SCHEMA1_MANIFEST', 'EMPTY_LAYER'],
       );
       assert.strictEqual(report.digest, server.digest);
+      const [schema1, empty] = report.reasons.map(r => r.message);
+      assert.match(
+        schema1,
+        new RegExp(
+          `skopeo copy --format v2s2 docker://${AR}/old:v1 docker://${AR}/old:v1`,
+        ),
+      );
+      assert.match(schema1, /drops its 1 throwaway layer/);
+      // The throwaway layer is dropped by the conversion; the real empty one stays.
+      assert.match(
+        empty,
+        new RegExp(
+          `^Layer 2 of 2 \\(${server.emptyLayer}\\) of manifest ${server.digest}, after conversion to schema 2, is empty`,
+        ),
+      );
     } finally {
       env = {PUSHRUN_REGISTRY_ENDPOINT: registry.current.baseUrl};
       await server.stop();
+    }
+  });
+
+  it('an attestation checked by digest is not an image, and unknown/unknown is never offered', async () => {
+    const index = await buildImage('attested-index');
+    const attestation = index.children[2].digest;
+    const byDigest = await cli(
+      'check',
+      `${AR}/attested-index@${attestation}`,
+      '--json',
+    );
+    assert.strictEqual(byDigest.code, 1);
+    const report = JSON.parse(byDigest.out) as CheckReport;
+    assert.deepStrictEqual(
+      report.reasons.map(r => r.code),
+      ['NOT_A_CONTAINER_IMAGE'],
+    );
+    assert.strictEqual(report.platform, null);
+    assert.match(
+      report.reasons[0].message,
+      new RegExp(`^Manifest ${attestation} is a build attestation`),
+    );
+    assert.doesNotMatch(report.reasons[0].message, /--platform unknown/);
+
+    const forPlatform = (platform: string) =>
+      cli('check', `${AR}/attested-index:v1`, '--platform', platform);
+    const noMatch = await forPlatform('linux/s390x');
+    assert.strictEqual(noMatch.code, 1);
+    assert.match(noMatch.out, /it offers linux\/amd64, linux\/arm64\./);
+    assert.doesNotMatch(noMatch.out, /unknown/);
+
+    const asked = await forPlatform('unknown/unknown');
+    assert.strictEqual(asked.code, 1);
+    assert.match(
+      asked.out,
+      new RegExp(
+        `✘ NOT_A_CONTAINER_IMAGE: ${attestation} \\(the unknown/unknown entry of index ${digests['attested-index']}\\) is a build attestation for the linux/amd64 image ${index.children[0].digest}`,
+      ),
+    );
+  });
+
+  it("an index's reasons name the child they judged, in text and --json", async () => {
+    const amd64 = await buildLayeredImage([{'bin/app': 'amd\n'}]);
+    const arm64 = await buildLayeredImage([{'bin/app': 'arm\n'}, {}], {
+      architecture: 'arm64',
+    });
+    const index = buildIndexImage([
+      {image: amd64, architecture: 'amd64'},
+      {image: arm64, architecture: 'arm64', variant: 'v8'},
+    ]);
+    await pushBuiltImage(
+      registry.current.baseUrl,
+      'acme/demo/multi',
+      index,
+      'v1',
+    );
+    const image = `${AR}/multi:v1`;
+    assert.strictEqual((await cli('check', image)).code, 0);
+    const json = await cli(
+      'check',
+      image,
+      '--platform',
+      'linux/arm64',
+      '--json',
+    );
+    assert.strictEqual(json.code, 1);
+    const report = JSON.parse(json.out) as CheckReport;
+    assert.strictEqual(report.digest, index.digest);
+    assert.strictEqual(report.platformDigest, arm64.digest);
+    const emptyLayer = (
+      JSON.parse(arm64.manifest.toString()) as {layers: {digest: string}[]}
+    ).layers[1].digest;
+    const named = `Layer 2 of 2 (${emptyLayer}) of the linux/arm64 image ${arm64.digest} of index ${index.digest} is empty`;
+    assert.ok(
+      report.reasons[0].message.startsWith(named),
+      report.reasons[0].message,
+    );
+    const text = await cli('check', image, '--platform', 'linux/arm64');
+    assert.ok(text.out.includes(`✘ EMPTY_LAYER: ${named}`), text.out);
+    assert.ok(text.out.includes(`judged:     ${arm64.digest}`), text.out);
+  });
+
+  it(`zstd layers on Node ${process.versions.node}: opened on 22.15+, a warning before`, async () => {
+    const tiny = await cli('check', `${AR}/zstd-tiny-layer:v1`, '--json');
+    assert.strictEqual(tiny.code, 0);
+    const report = JSON.parse(tiny.out) as CheckReport;
+    assert.deepStrictEqual(
+      report.warnings.map(w => w.code),
+      ZSTD_SUPPORTED ? [] : ['LAYER_UNREAD'],
+    );
+    const text = await cli('check', `${AR}/zstd-tiny-layer:v1`);
+    if (ZSTD_SUPPORTED) assert.doesNotMatch(text.out, /⚠/);
+    else
+      assert.match(
+        text.out,
+        /^✔ streamable \(1 warning below\): [^]*⚠ LAYER_UNREAD: Layer 2 of 2 .* could not be read: zstd layers open only on Node\.js 22\.15/,
+      );
+    // An empty tar behind zstd padding is found on either: by diff_id, or by opening it.
+    const padded = await cli('check', `${AR}/zstd-empty-padded:v1`);
+    assert.strictEqual(padded.code, 1);
+    assert.match(padded.out, /✘ EMPTY_LAYER: Layer 2 of 3/);
+  });
+
+  it('a region that does not exist is a usage error, before any request', async () => {
+    for (const [region, says] of [
+      ['us-centrall1', /did you mean us-central1\?/],
+      ['us-central1-a', /zone, not a region.*us-central1/],
+      ['US-CENTRAL1', /lowercase; use us-central1/],
+    ] as const) {
+      const {code, out, err} = await cli(
+        'check',
+        `${AR}/clean:v1`,
+        '--region',
+        region,
+        '--json',
+      );
+      assert.strictEqual(code, 2, err);
+      assert.strictEqual(out, '');
+      assert.match(err, says);
     }
   });
 

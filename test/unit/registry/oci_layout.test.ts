@@ -9,7 +9,12 @@ import {
   RegistryError,
   type Registry,
 } from '../../../shared/registry';
-import {streamingVerdict} from '../../../shared/verdict';
+import {ZSTD_SUPPORTED} from '../../../shared/registry/layer_contents';
+import {
+  streamingVerdict,
+  type ImageFacts,
+  type WarningCode,
+} from '../../../shared/verdict';
 import {writeOciLayout, type ImageSpec} from '../../../sandbox/images';
 
 describe('OCI image layout reader', () => {
@@ -32,6 +37,9 @@ describe('OCI image layout reader', () => {
     source?: string;
     platform?: string;
     want: string[];
+    warnings?: WarningCode[];
+    /** More to assert of the facts. */
+    facts?: (facts: ImageFacts) => void;
   }[] = [
     {name: 'a clean OCI image by tag', spec: 'oci', tag: 'v1', want: []},
     {name: 'the only image, untagged', spec: 'clean', want: []},
@@ -72,6 +80,80 @@ describe('OCI image layout reader', () => {
       tag: 'v1',
       want: ['NOT_A_CONTAINER_IMAGE'],
     },
+    {
+      name: 'an index with BuildKit attestations: the image, and only images offered',
+      spec: 'attested-index',
+      tag: 'v1',
+      want: [],
+      facts: f => {
+        assert.deepStrictEqual(f.availablePlatforms, [
+          'linux/amd64',
+          'linux/arm64',
+        ]);
+        assert.strictEqual(f.platform, 'linux/amd64');
+        assert.ok(f.layers.every(l => l.entries === 1));
+      },
+    },
+    {
+      name: 'an index with BuildKit attestations, asked for unknown/unknown',
+      spec: 'attested-index',
+      tag: 'v1',
+      platform: 'unknown/unknown',
+      want: ['NOT_A_CONTAINER_IMAGE'],
+      facts: f => {
+        assert.strictEqual(f.notImage, 'attestation');
+        assert.strictEqual(f.attestation?.subjectPlatform, 'linux/amd64');
+        assert.deepStrictEqual(f.attestation?.predicateTypes, [
+          'https://spdx.dev/Document',
+          'https://slsa.dev/provenance/v0.2',
+        ]);
+        assert.deepStrictEqual(f.layers, []);
+      },
+    },
+    {
+      name: 'a layer holding one whiteout is not empty',
+      spec: 'whiteout-only',
+      tag: 'v1',
+      want: [],
+      facts: f => assert.strictEqual(f.layers[2].entries, 1),
+    },
+    {
+      name: 'a manifest with no layers',
+      spec: 'no-layers',
+      tag: 'v1',
+      want: ['NOT_A_CONTAINER_IMAGE'],
+      facts: f => assert.strictEqual(f.notImage, 'no-layers'),
+    },
+    {
+      name: 'the same tar once gzipped and once uncompressed',
+      spec: 'duplicate-uncompressed',
+      tag: 'v1',
+      want: ['DUPLICATE_LAYER'],
+    },
+    {
+      name: `an empty zstd layer behind padding (Node ${process.versions.node})`,
+      spec: 'zstd-empty-padded',
+      tag: 'v1',
+      want: ['EMPTY_LAYER'],
+    },
+    {
+      name: `a one-file zstd layer (Node ${process.versions.node})`,
+      spec: 'zstd-tiny-layer',
+      tag: 'v1',
+      want: [],
+      warnings: ZSTD_SUPPORTED ? [] : ['LAYER_UNREAD'],
+      facts: f =>
+        assert.strictEqual(f.layers[1].entries, ZSTD_SUPPORTED ? 1 : undefined),
+    },
+    {
+      name: `a zstd layer in two frames (Node ${process.versions.node})`,
+      spec: 'zstd-multi-frame',
+      tag: 'v1',
+      want: [],
+      warnings: ZSTD_SUPPORTED ? [] : ['LAYER_UNREAD'],
+      facts: f =>
+        assert.strictEqual(f.layers[1].entries, ZSTD_SUPPORTED ? 1 : undefined),
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -83,10 +165,16 @@ describe('OCI image layout reader', () => {
       );
       assert.strictEqual(facts.digest, image.digest);
       assert.strictEqual(facts.ref, undefined);
+      const verdict = streamingVerdict(facts);
       assert.deepStrictEqual(
-        streamingVerdict(facts).reasons.map(r => r.code),
+        verdict.reasons.map(r => r.code),
         c.want,
       );
+      assert.deepStrictEqual(
+        verdict.warnings?.map(w => w.code),
+        c.warnings ?? [],
+      );
+      c.facts?.(facts);
     });
   }
 
