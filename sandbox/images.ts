@@ -32,6 +32,7 @@ export const IMAGE_SPECS = [
   'zstd-tiny-layer',
   'zstd-empty-padded',
   'zstd-multi-frame',
+  'zstd-tiny-no-diff-ids',
 ] as const;
 /** One of {@link IMAGE_SPECS}. */
 export type ImageSpec = (typeof IMAGE_SPECS)[number];
@@ -147,7 +148,13 @@ async function gzLayer(
 
 function imageOf(
   layers: readonly Layer[],
-  opts: {oci?: boolean; architecture?: string; variant?: string} = {},
+  opts: {
+    oci?: boolean;
+    architecture?: string;
+    variant?: string;
+    /** Leave `rootfs.diff_ids` empty, as a hand-made config might: layers must be opened. */
+    noDiffIds?: boolean;
+  } = {},
 ): BuiltImage {
   const oci = opts.oci ?? false;
   const config = Buffer.from(
@@ -156,7 +163,10 @@ function imageOf(
       ...(opts.variant && {variant: opts.variant}),
       os: 'linux',
       config: {Cmd: ['/bin/app']},
-      rootfs: {type: 'layers', diff_ids: layers.map(l => l.diffId)},
+      rootfs: {
+        type: 'layers',
+        diff_ids: opts.noDiffIds ? [] : layers.map(l => l.diffId),
+      },
     }),
   );
   const layerMediaType = oci ? OCI_LAYER_GZIP : DOCKER_LAYER;
@@ -444,7 +454,8 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
         {oci: true},
       );
     }
-    case 'zstd-tiny-layer': {
+    case 'zstd-tiny-layer':
+    case 'zstd-tiny-no-diff-ids': {
       const tar = await makeTar({'bin/tool': '#!/bin/sh\n'});
       return imageOf(
         [
@@ -455,7 +466,7 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
             mediaType: OCI_LAYER_ZSTD,
           },
         ],
-        {oci: true},
+        {oci: true, noDiffIds: spec === 'zstd-tiny-no-diff-ids'},
       );
     }
     case 'zstd-empty-padded': {

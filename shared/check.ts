@@ -99,11 +99,14 @@ export async function inspectImage(
   const layout = src.kind === 'oci' ? await openOciLayout(src.dir) : undefined;
   const store: ContentStore =
     layout ?? deps.registry.store((src as {ref: ImageRef}).ref);
-  // Small layers are fetched as soon as the manifest is known, alongside the config.
+  // Schema 1 has no config to tell empty layers by: its small layers are fetched as soon as the
+  // manifest is known. Other images are judged by their config's diff_ids, and only a layer
+  // that has none is opened, so a push costs two requests: the manifest and the config.
   let layerFetches: Promise<LayerFacts[]> | undefined;
   const hooks = {
     onManifest: (m: FetchedManifest) => {
-      layerFetches = openSmallLayers(m, store);
+      if (!isSchema1MediaType(m.mediaType)) return;
+      layerFetches = openSmallLayers(m, store, []);
       // Failures surface when awaited below; this keeps an early one from going unhandled.
       layerFetches.catch(() => {});
     },
@@ -112,6 +115,10 @@ export async function inspectImage(
     src.kind === 'registry'
       ? await resolveImage(store, referenceOf(src.ref), platform, hooks)
       : await layout!.resolveImage(src.tag, {platform, ...hooks});
+  if (!layerFetches && resolved.manifest) {
+    const diffIds = resolved.config?.rootfs?.diff_ids ?? [];
+    layerFetches = openSmallLayers(resolved.manifest, store, diffIds);
+  }
   const layers = layerFetches ? await layerFetches : [];
   return factsOf(src, resolved, layers);
 }
@@ -195,13 +202,15 @@ function attestationFacts(
 }
 
 /**
- * The manifest's layers, the small ones opened to count their tar entries. Schema 1 layers are
- * opened too, as the schema 2 image they convert to will have them; artifacts and attestations
- * hold no filesystem layers to open.
+ * The manifest's layers, the small ones that no diff_id describes opened to count their tar
+ * entries: an empty tar is nothing but zero blocks, so a diff_id alone tells whether it is
+ * empty. Schema 1 layers (no config) are opened, as the schema 2 image they convert to will have
+ * them; artifacts and attestations hold no filesystem layers to open.
  */
 async function openSmallLayers(
   m: FetchedManifest,
   store: ContentStore,
+  diffIds: readonly string[],
 ): Promise<LayerFacts[]> {
   if (isSchema1MediaType(m.mediaType)) {
     // Schema 1 names no sizes or media types: its layers are gzipped tars, fetched up to the limit.
@@ -218,13 +227,17 @@ async function openSmallLayers(
   }
   if (notAnImage(m, undefined)) return [];
   return Promise.all(
-    (m.json.layers ?? []).map((d, index) =>
-      openLayerFacts(
-        store,
-        {index, digest: d.digest, size: d.size, mediaType: d.mediaType},
-        d.size,
-      ),
-    ),
+    (m.json.layers ?? []).map((d, index) => {
+      const layer = {
+        index,
+        digest: d.digest,
+        size: d.size,
+        mediaType: d.mediaType,
+      };
+      return diffIds[index]
+        ? Promise.resolve(layer)
+        : openLayerFacts(store, layer, d.size);
+    }),
   );
 }
 

@@ -74,8 +74,8 @@ describe('pushrun check', () => {
       );
     });
 
-    it(`a zstd layer on Node ${process.versions.node}: opened, or said not to be`, async () => {
-      const {code, report, out} = await json('zstd-tiny-layer');
+    it(`a zstd layer on Node ${process.versions.node}: a layer no diff_id describes is opened, or said not to be`, async () => {
+      const {code, report, out} = await json('zstd-tiny-no-diff-ids');
       assert.strictEqual(code, 0, out);
       assert.strictEqual(report.streamable, true);
       assert.deepStrictEqual(
