@@ -29,6 +29,8 @@ export interface Deps {
   readonly store: RunStore;
   readonly notifier: Notifier;
   readonly now: () => Date;
+  /** Launches under way in this instance, shared by concurrent deliveries of one message. */
+  readonly inFlight: Map<string, Promise<unknown>>;
 }
 
 /** What a caller may set instead of the real adapters (tests, the sandbox, the CLI). */
@@ -60,6 +62,7 @@ export function makeDeps(
     batch: makeBatchJobs(settings),
     store: makeRunStore(settings),
     notifier: makeNotifier(config.notifications.topic, {...settings, project}),
+    inFlight: new Map(),
     ...overrides,
   };
 }

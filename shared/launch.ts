@@ -4,35 +4,33 @@
  * and records every run. Safe to repeat: job ids are derived from the mapping and the digest
  * of the manifest that runs, so every message of one push names the same job.
  */
-import type {BatchJobs} from './batch/jobs';
 import {finishAndNotify} from './runs/announce';
-import type {PushrunConfig} from './config/types';
 import {PermanentError, TransientError, errorMessage} from './errors';
 import type {ImagePush} from './events';
 import {imageName} from './image_ref';
 import {inspectImage} from './check';
-import type {Logger} from './log';
-import type {Notifier} from './notify';
 import {planPush, type PlannedRun} from './plan';
 import type {ImageFacts} from './verdict';
-import {RegistryError, type Registry} from './registry';
+import {RegistryError} from './registry';
 import {consoleUrl, skipRecordId, type RunRecord} from './runs/record';
-import type {RunMutation, RunStore} from './runs/store';
+import type {RunMutation} from './runs/store';
+import type {Deps} from './deps';
 
 /** What the launch path needs; `Deps` from shared/deps.ts fits. */
-export interface LaunchDeps {
-  readonly config: PushrunConfig;
-  readonly project: string;
-  /** The identity jobs run as when their template names none. */
-  readonly jobServiceAccount?: string;
-  readonly log: Logger;
-  readonly maxEventAgeMs: number;
-  readonly registry: Registry;
-  readonly batch: BatchJobs;
-  readonly store: RunStore;
-  readonly notifier: Notifier;
-  readonly now: () => Date;
-}
+export type LaunchDeps = Pick<
+  Deps,
+  | 'config'
+  | 'project'
+  | 'jobServiceAccount'
+  | 'log'
+  | 'maxEventAgeMs'
+  | 'registry'
+  | 'batch'
+  | 'store'
+  | 'notifier'
+  | 'now'
+> &
+  Partial<Pick<Deps, 'inFlight'>>;
 
 /** How one mapping's run went. */
 export type LaunchOutcome =
@@ -170,7 +168,30 @@ function classifyRegistryError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-async function launchOne(
+/** One mapping's run; a launch of the same delivery already under way is waited for. */
+function launchOne(
+  push: ImagePush,
+  plan: PlannedRun,
+  deps: LaunchDeps,
+): Promise<LaunchOutcome> {
+  const jobId = plan.request?.jobId;
+  if (!jobId || !deps.inFlight) return launchOneNow(push, plan, deps);
+  const key = `${jobId} ${push.tag ?? ''} ${push.digestRef.digest}`;
+  // Concurrent deliveries of the same message (job, tag and pushed digest) share one launch.
+  const running = deps.inFlight.get(key) as Promise<LaunchOutcome> | undefined;
+  if (running) {
+    return running.then(o =>
+      o.kind === 'launched' ? {...o, kind: 'exists'} : o,
+    );
+  }
+  const launch = launchOneNow(push, plan, deps).finally(() =>
+    deps.inFlight!.delete(key),
+  );
+  deps.inFlight.set(key, launch);
+  return launch;
+}
+
+async function launchOneNow(
   push: ImagePush,
   plan: PlannedRun,
   deps: LaunchDeps,
@@ -208,13 +229,19 @@ async function launchOne(
     streaming,
     outcome.created ? outcome.job.uid : undefined,
   );
-  const merged = await deps.store.update(record.id, current => ({
-    ...mergeRecord(current, record),
-    sideEffect: current?.launchedAt !== undefined,
-  }));
+  // One create() writes the record of a new launch; a record already there (another message
+  // of the push, or one the recorder rebuilt from the job) is merged under a precondition.
+  const handledBefore =
+    !(await deps.store.create(record)) &&
+    (
+      await deps.store.patch(record.id, current => ({
+        ...mergeRecord(current, record),
+        sideEffect: current?.launchedAt !== undefined,
+      }))
+    ).sideEffect;
   // With the same requestId, Batch may answer a repeated create with the job it made before:
   // a launch already on record means this push was handled, whatever the answer says.
-  const kind = outcome.created && !merged.sideEffect ? 'launched' : 'exists';
+  const kind = outcome.created && !handledBefore ? 'launched' : 'exists';
   deps.log.info(
     kind === 'launched'
       ? `job created${streaming ? ' with image streaming' : ' without image streaming'}`

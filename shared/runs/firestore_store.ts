@@ -17,8 +17,10 @@ import {
   isOpenRun,
 } from './store';
 
-// gRPC codes the Firestore client reports; ALREADY_EXISTS is an outcome of `create`.
+// gRPC codes the Firestore client reports; ALREADY_EXISTS is an outcome of `create`, and
+// FAILED_PRECONDITION of a write whose document changed since it was read.
 const ALREADY_EXISTS = 6;
+const FAILED_PRECONDITION = 9;
 const PERMANENT_CODES = new Set([3, 5, 7, 9, 11, 12, 16]); // INVALID_ARGUMENT, NOT_FOUND, ...
 
 // Duplicate deliveries contend on one document; the client's default of 5 attempts is tight.
@@ -98,6 +100,39 @@ export class FirestoreRunStore implements RunStore {
       );
     } catch (e) {
       throw classify('update', e);
+    }
+  }
+
+  async patch<T = never>(
+    id: string,
+    fn: (current: RunRecord | undefined) => RunMutation<T>,
+  ): Promise<RunMutation<T>> {
+    const ref = this.collection.doc(id);
+    for (let attempt = 1; ; attempt++) {
+      let result: RunMutation<T>;
+      try {
+        const snap = await ref.get();
+        result = fn(snap.exists ? fromDoc(snap.data()!) : undefined);
+        if (!result.changed || !result.record) return result;
+        if (snap.exists) {
+          // Only update() takes a precondition; fields the record no longer has are deleted, so
+          // the document ends as set() would leave it.
+          const {FieldValue} =
+            require('@google-cloud/firestore') as typeof import('@google-cloud/firestore');
+          const data: DocumentData = toDoc(result.record);
+          for (const key of Object.keys(snap.data()!))
+            if (data[key] === undefined) data[key] = FieldValue.delete();
+          await ref.update(data, {lastUpdateTime: snap.updateTime!});
+        } else {
+          await ref.create(toDoc(result.record));
+        }
+        return result;
+      } catch (e) {
+        const lost =
+          codeOf(e) === FAILED_PRECONDITION || codeOf(e) === ALREADY_EXISTS;
+        if (!lost || attempt >= TRANSACTION_ATTEMPTS)
+          throw classify('patch', e);
+      }
     }
   }
 

@@ -37,6 +37,13 @@ export class MemoryRunStore implements RunStore {
     return result;
   }
 
+  async patch<T = never>(
+    id: string,
+    fn: (current: RunRecord | undefined) => RunMutation<T>,
+  ): Promise<RunMutation<T>> {
+    return this.update(id, fn);
+  }
+
   async list(query: RunQuery = {}): Promise<RunRecord[]> {
     return [...this.records.values()]
       .filter(

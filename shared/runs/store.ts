@@ -45,6 +45,15 @@ export interface RunStore {
     id: string,
     fn: (current: RunRecord | undefined) => RunMutation<T>,
   ): Promise<RunMutation<T>>;
+  /**
+   * Like `update`, but optimistic instead of a transaction: reads once and writes only if the
+   * document has not changed since (a precondition), reading again after a lost race. For
+   * writers that rarely meet, such as a second message of a push already recorded.
+   */
+  patch<T = never>(
+    id: string,
+    fn: (current: RunRecord | undefined) => RunMutation<T>,
+  ): Promise<RunMutation<T>>;
   /** Records matching the query, newest first. */
   list(query?: RunQuery): Promise<RunRecord[]>;
   /** Open runs created before `olderThan`, oldest first, one page at a time. */

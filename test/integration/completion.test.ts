@@ -226,6 +226,43 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
       assert.strictEqual((await store.get('c'))!.tags.length, 6);
     });
 
+    it('patches under a precondition: concurrent writers all land, and fields it drops go', async () => {
+      await store.create(
+        runRecord('p', {tags: [], notifyClaim: {token: 't', at: new Date()}}),
+      );
+      await Promise.all(
+        Array.from({length: 6}, (_, i) =>
+          store.patch('p', cur => ({
+            record: {
+              ...cur!,
+              tags: [...cur!.tags, `t${i}`],
+              notifyClaim: undefined,
+            },
+            changed: true,
+          })),
+        ),
+      );
+      const got = (await store.get('p'))!;
+      assert.deepStrictEqual([...got.tags].sort(), [
+        't0',
+        't1',
+        't2',
+        't3',
+        't4',
+        't5',
+      ]);
+      assert.ok(
+        !('notifyClaim' in got),
+        'a field the record no longer has is deleted',
+      );
+      const fresh = await store.patch('p-new', () => ({
+        record: runRecord('p-new'),
+        changed: true,
+      }));
+      assert.ok(fresh.changed);
+      assert.strictEqual((await store.get('p-new'))?.id, 'p-new');
+    });
+
     it('lists with filters newest first, and pages open runs', async () => {
       const base = Date.now() - 600_000;
       for (let i = 0; i < 5; i++) {

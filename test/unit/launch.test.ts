@@ -164,6 +164,44 @@ describe('launchRuns', () => {
     );
   });
 
+  it('concurrent deliveries of one message share one launch: one CreateJob, one launched', async () => {
+    const t = setup(clean);
+    const deps = {...t.deps, inFlight: new Map<string, Promise<unknown>>()};
+    const all = await Promise.all(
+      Array.from({length: 5}, () => launchRuns(t.push, deps)),
+    );
+    const alpha = all.map(o => o.find(x => x.mapping === 'alpha')!.kind);
+    assert.deepStrictEqual(alpha.sort(), [
+      'exists',
+      'exists',
+      'exists',
+      'exists',
+      'launched',
+    ]);
+    assert.strictEqual(
+      t.requests.filter(r => r.jobId.startsWith('alpha')).length,
+      1,
+    );
+    assert.strictEqual(deps.inFlight.size, 0, 'nothing left in flight');
+  });
+
+  it('a second message of the push (another tag) merges into the record: tags, one launch', async () => {
+    const t = setup(clean, {
+      answer: r =>
+        t.requests.filter(x => x.jobId === r.jobId).length > 1
+          ? {created: false, alreadyExists: true}
+          : created(r),
+    });
+    await launchRuns(t.push, t.deps);
+    const again = await launchRuns({...t.push, tag: 'latest'}, t.deps);
+    assert.deepStrictEqual(
+      again.map(o => o.kind),
+      ['exists', 'exists'],
+    );
+    const record = t.store.records.get(`alpha-${clean.digest.slice(7, 19)}`)!;
+    assert.deepStrictEqual([...record.tags].sort(), ['latest', 'v1']);
+  });
+
   const failures: {
     name: string;
     status: number | 'unreachable';
