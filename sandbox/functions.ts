@@ -54,6 +54,8 @@ export async function waitForPort(
 export interface ServedFunction {
   readonly url: string;
   readonly port: number;
+  /** The serving process, for measuring it. */
+  readonly pid: number;
   readonly logs: Record<string, unknown>[];
   readonly stderr: string[];
   stop(): Promise<void>;
@@ -126,6 +128,7 @@ export async function serveFunction(
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     logs,
     stderr,
     // functions-framework waits for open connections on SIGTERM; SIGKILL after a grace period.

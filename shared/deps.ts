@@ -29,7 +29,7 @@ export interface Deps {
   readonly store: RunStore;
   readonly notifier: Notifier;
   readonly now: () => Date;
-  /** Launches under way in this instance, shared by concurrent deliveries of one message. */
+  /** This instance's launches, under way or recently done, shared by deliveries of one message. */
   readonly inFlight: Map<string, Promise<unknown>>;
 }
 

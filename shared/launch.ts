@@ -176,20 +176,39 @@ function launchOne(
 ): Promise<LaunchOutcome> {
   const jobId = plan.request?.jobId;
   if (!jobId || !deps.inFlight) return launchOneNow(push, plan, deps);
+  const launches = deps.inFlight;
   const key = `${jobId} ${push.tag ?? ''} ${push.digestRef.digest}`;
-  // Concurrent deliveries of the same message (job, tag and pushed digest) share one launch.
-  const running = deps.inFlight.get(key) as Promise<LaunchOutcome> | undefined;
-  if (running) {
-    return running.then(o =>
-      o.kind === 'launched' ? {...o, kind: 'exists'} : o,
-    );
+  // Deliveries of the same message (job, tag and pushed digest) share one launch: concurrent
+  // ones wait for it, later ones find it done. A launch that failed is forgotten, so its
+  // redelivery tries again.
+  const earlier = launches.get(key) as Promise<LaunchOutcome> | undefined;
+  if (earlier) {
+    return earlier.then(o => {
+      deps.log.info('job exists already: this message was handled here', {
+        eventId: push.eventId,
+        mapping: o.mapping,
+        digest: plan.digest,
+        jobId,
+        decision: 'exists',
+      });
+      return o.kind === 'launched' ? {...o, kind: 'exists'} : o;
+    });
   }
-  const launch = launchOneNow(push, plan, deps).finally(() =>
-    deps.inFlight!.delete(key),
+  const launch = launchOneNow(push, plan, deps);
+  launches.set(key, launch);
+  launch.then(
+    () => {
+      // Remembered, not kept forever: the oldest launches go first.
+      while (launches.size > REMEMBERED_LAUNCHES)
+        launches.delete(launches.keys().next().value!);
+    },
+    () => launches.delete(key),
   );
-  deps.inFlight.set(key, launch);
   return launch;
 }
+
+/** How many finished launches an instance remembers, to answer a redelivery without work. */
+const REMEMBERED_LAUNCHES = 2000;
 
 async function launchOneNow(
   push: ImagePush,

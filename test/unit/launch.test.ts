@@ -164,7 +164,7 @@ describe('launchRuns', () => {
     );
   });
 
-  it('concurrent deliveries of one message share one launch: one CreateJob, one launched', async () => {
+  it('deliveries of one message share one launch, at once or later: one CreateJob, one launched', async () => {
     const t = setup(clean);
     const deps = {...t.deps, inFlight: new Map<string, Promise<unknown>>()};
     const all = await Promise.all(
@@ -182,7 +182,43 @@ describe('launchRuns', () => {
       t.requests.filter(r => r.jobId.startsWith('alpha')).length,
       1,
     );
-    assert.strictEqual(deps.inFlight.size, 0, 'nothing left in flight');
+    // A later redelivery finds the launch done: no second CreateJob, and one log line.
+    const before = t.log.lines.length;
+    const later = await launchRuns(t.push, deps);
+    assert.strictEqual(later.find(x => x.mapping === 'alpha')!.kind, 'exists');
+    assert.strictEqual(
+      t.requests.filter(r => r.jobId.startsWith('alpha')).length,
+      1,
+    );
+    assert.ok(
+      t.log.lines
+        .slice(before)
+        .some(l => l.decision === 'exists' && l.mapping === 'alpha'),
+    );
+  });
+
+  it('a failed launch is forgotten: its redelivery tries again', async () => {
+    let fail = true;
+    const t = setup(clean, {
+      answer: r => {
+        if (r.jobId.startsWith('alpha') && fail) {
+          fail = false;
+          return new TransientError('UNAVAILABLE');
+        }
+        return created(r);
+      },
+    });
+    const deps = {...t.deps, inFlight: new Map<string, Promise<unknown>>()};
+    await assert.rejects(launchRuns(t.push, deps), TransientError);
+    const again = await launchRuns(t.push, deps);
+    assert.strictEqual(
+      again.find(x => x.mapping === 'alpha')!.kind,
+      'launched',
+    );
+    assert.strictEqual(
+      t.requests.filter(r => r.jobId.startsWith('alpha')).length,
+      2,
+    );
   });
 
   it('a second message of the push (another tag) merges into the record: tags, one launch', async () => {
