@@ -35,6 +35,7 @@ function rssMb(pid: number): number {
 }
 
 interface Delivery {
+  readonly kind: 'tag' | 'other tag' | 'untagged';
   readonly messageId: string;
   readonly payload: Record<string, string>;
 }
@@ -42,7 +43,8 @@ interface Delivery {
 /** Five deliveries per push: one message three times, another tag, and the bare digest. */
 function deliveriesOf(digest: string, n: number): Delivery[] {
   const pinned = `${IMAGE}@${digest}`;
-  const first = {
+  const first: Delivery = {
+    kind: 'tag',
     messageId: `m${n}-v`,
     payload: {action: 'INSERT', digest: pinned, tag: `${IMAGE}:v${n}`},
   };
@@ -51,10 +53,15 @@ function deliveriesOf(digest: string, n: number): Delivery[] {
     first,
     first,
     {
+      kind: 'other tag',
       messageId: `m${n}-latest`,
       payload: {action: 'INSERT', digest: pinned, tag: `${IMAGE}:latest`},
     },
-    {messageId: `m${n}-bare`, payload: {action: 'INSERT', digest: pinned}},
+    {
+      kind: 'untagged',
+      messageId: `m${n}-bare`,
+      payload: {action: 'INSERT', digest: pinned},
+    },
   ];
 }
 
@@ -86,6 +93,7 @@ async function burst(stack: Stack): Promise<void> {
   const before = rssMb(served.pid);
   const queue = shuffle(digests.flatMap((d, n) => deliveriesOf(d, n)));
   const latencies: number[] = [];
+  const byKind = new Map<string, number[]>();
   const statuses: number[] = [];
   let next = 0;
   let peak = before;
@@ -100,6 +108,7 @@ async function burst(stack: Stack): Promise<void> {
       );
       statuses.push(status);
       latencies.push(ms);
+      byKind.set(d.kind, [...(byKind.get(d.kind) ?? []), ms]);
       peak = Math.max(peak, rssMb(served.pid));
     }
   };
@@ -122,6 +131,10 @@ async function burst(stack: Stack): Promise<void> {
       ],
       ['jobs created', `${jobs.length} of ${PUSHES} (exactly one per push)`],
       ['delivery p50 / p99 ms', `${p50.toFixed(1)} / ${p99.toFixed(1)}`],
+      ...[...byKind].map(([kind, ms]) => [
+        `  ${kind} message p50 / p99 ms`,
+        `${percentile(ms, 50).toFixed(1)} / ${percentile(ms, 99).toFixed(1)}`,
+      ]),
       ['p99 / p50', `${(p99 / p50).toFixed(2)} (target ≤ ${RATIO_TARGET})`],
       [
         'serving process RSS, before → peak',

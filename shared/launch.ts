@@ -11,6 +11,7 @@ import {imageName} from './image_ref';
 import {inspectImage} from './check';
 import {planPush, type PlannedRun} from './plan';
 import type {ImageFacts} from './verdict';
+import type {CreateJobOutcome} from './batch/jobs';
 import {RegistryError} from './registry';
 import {consoleUrl, skipRecordId, type RunRecord} from './runs/record';
 import type {RunMutation} from './runs/store';
@@ -194,15 +195,28 @@ function launchOne(
       return o.kind === 'launched' ? {...o, kind: 'exists'} : o;
     });
   }
-  const launch = launchOneNow(push, plan, deps);
+  // Another message of the same push (a second tag, the untagged child, the index) names a job
+  // this instance has launched: no CreateJob, only what the message adds to the record.
+  const jobKey = `job ${jobId}`;
+  const sameJob = launches.get(jobKey) as Promise<LaunchOutcome> | undefined;
+  const launch = sameJob
+    ? sameJob.then(
+        () => launchOneNow(push, plan, deps, {jobKnown: true}),
+        () => launchOneNow(push, plan, deps),
+      )
+    : launchOneNow(push, plan, deps);
   launches.set(key, launch);
+  if (!sameJob) launches.set(jobKey, launch);
   launch.then(
     () => {
       // Remembered, not kept forever: the oldest launches go first.
       while (launches.size > REMEMBERED_LAUNCHES)
         launches.delete(launches.keys().next().value!);
     },
-    () => launches.delete(key),
+    () => {
+      launches.delete(key);
+      if (launches.get(jobKey) === launch) launches.delete(jobKey);
+    },
   );
   return launch;
 }
@@ -214,6 +228,7 @@ async function launchOneNow(
   push: ImagePush,
   plan: PlannedRun,
   deps: LaunchDeps,
+  opts: {jobKnown?: boolean} = {},
 ): Promise<LaunchOutcome> {
   const mapping = plan.mapping.name;
   const ids = {
@@ -240,7 +255,9 @@ async function launchOneNow(
 
   const {request} = plan;
   const streaming = jobStreams(request.job);
-  const outcome = await deps.batch.createJob(request);
+  const outcome: CreateJobOutcome = opts.jobKnown
+    ? {created: false, alreadyExists: true}
+    : await deps.batch.createJob(request);
   const record = launchedRecord(
     push,
     plan,
@@ -250,14 +267,21 @@ async function launchOneNow(
   );
   // One create() writes the record of a new launch; a record already there (another message
   // of the push, or one the recorder rebuilt from the job) is merged under a precondition.
-  const handledBefore =
-    !(await deps.store.create(record)) &&
+  // A message that names no tag and no index adds nothing to the record of a known job.
+  const addsNothing =
+    opts.jobKnown &&
+    push.tag === undefined &&
+    push.digestRef.digest === plan.digest;
+  const merge = async () =>
     (
       await deps.store.patch(record.id, current => ({
         ...mergeRecord(current, record),
         sideEffect: current?.launchedAt !== undefined,
       }))
-    ).sideEffect;
+    ).sideEffect === true;
+  const handledBefore = opts.jobKnown
+    ? addsNothing || (await merge())
+    : !(await deps.store.create(record)) && (await merge());
   // With the same requestId, Batch may answer a repeated create with the job it made before:
   // a launch already on record means this push was handled, whatever the answer says.
   const kind = outcome.created && !handledBefore ? 'launched' : 'exists';
