@@ -1,4 +1,14 @@
 module.exports = [
-  {ignores: ['build/', 'node_modules/', 'eslint.config.js', '.prettierrc.js', 'bin/']},
+  {
+    ignores: [
+      'build/',
+      'node_modules/',
+      '.cache/',
+      'eslint.config.js',
+      '.prettierrc.js',
+      'bin/',
+      'scripts/',
+    ],
+  },
   ...require('gts'),
 ];

@@ -1,24 +1,35 @@
 /** Checks the config's shape against `config/pushrun.schema.json`, locating each error in the YAML. */
-import Ajv, {type ErrorObject, type ValidateFunction} from 'ajv';
-import schema from '../../config/pushrun.schema.json';
+import * as path from 'node:path';
+import type {ErrorObject, ValidateFunction} from 'ajv';
+import {AJV_OPTIONS} from './schema_options';
 import type {NodePath, ProblemList, Source} from './source';
 
 let validator: ValidateFunction | undefined;
 
+/**
+ * The schema's validator: the one `npm run build` compiled to code (scripts/compile-schema.js),
+ * so a cold start loads it instead of compiling the schema; compiled here when it is missing.
+ */
 function compiled(): ValidateFunction {
-  // Compiled on first use: a function instance pays for it once, on the first event.
-  validator ??= new Ajv({
-    allErrors: true,
-    // Keeps each error's schema node, whose description says what a pattern wants.
-    verbose: true,
-    strict: true,
-    allowUnionTypes: true,
-  }).compile(schema);
-  return validator;
+  if (validator) return validator;
+  try {
+    validator = require('./schema_validator.js') as ValidateFunction;
+  } catch (e) {
+    if ((e as {code?: string}).code !== 'MODULE_NOT_FOUND') throw e;
+    const Ajv = (require('ajv') as typeof import('ajv')).default;
+    // From build/shared/config, the schema is config/ at the top of the package.
+    const file = path.join(
+      __dirname,
+      '..',
+      '..',
+      '..',
+      'config',
+      'pushrun.schema.json',
+    );
+    validator = new Ajv(AJV_OPTIONS).compile(require(file));
+  }
+  return validator!;
 }
-
-/** The JSON Schema of the config file. */
-export const CONFIG_SCHEMA: Readonly<Record<string, unknown>> = schema;
 
 /**
  * Validates `source.value` against the schema, recording each error at its node.

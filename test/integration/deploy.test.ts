@@ -828,13 +828,15 @@ describe('deploy.sh', function () {
             'functions/index.ts',
             'config/pushrun.yaml',
             'config/jobs/render.json',
+            'scripts/compile-schema.js',
           ]) {
             assert.ok(files.includes(f), `${f} in ${object}`);
           }
           assert.deepStrictEqual(
             files.filter(
               f =>
-                /^(build|node_modules|test|bench|scripts)\//.test(f) ||
+                (/^(build|node_modules|test|bench|sandbox|scripts)\//.test(f) &&
+                  f !== 'scripts/compile-schema.js') ||
                 f === 'deploy.sh',
             ),
             [],
