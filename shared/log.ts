@@ -40,12 +40,3 @@ export function makeLogger(
     error: (m, f) => log('ERROR', m, f),
   };
 }
-
-/** A logger that keeps its lines, for tests. */
-export function makeRecordingLogger(): Logger & {
-  lines: Record<string, unknown>[];
-} {
-  const lines: Record<string, unknown>[] = [];
-  const logger = makeLogger(line => lines.push(JSON.parse(line)));
-  return Object.assign(logger, {lines});
-}

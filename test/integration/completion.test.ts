@@ -5,18 +5,22 @@
  * Batch is a recorded fake whose getJob answers the job's state at the time of the call.
  */
 import * as assert from 'node:assert';
+import {
+  FakeBatchJobs,
+  recordingLogger,
+  runRecord as baseRecord,
+} from '../support/fixtures';
 import {parseSettings} from '../../shared/settings';
 import * as http from 'node:http';
 import {AddressInfo} from 'node:net';
 import {Message, PubSub, Subscription} from '@google-cloud/pubsub';
-import {BatchJob, BatchJobs} from '../../shared/batch/jobs';
+import {BatchJobs} from '../../shared/batch/jobs';
 import {JobState} from '../../shared/batch/job_state';
 import {CompletionDeps, recordJobState} from '../../shared/runs/sync';
 import {JobStateHint} from '../../shared/events';
 import {finishAndNotify} from '../../shared/runs/announce';
 import {reconcileRuns} from '../../shared/reconcile';
 import {TransientError} from '../../shared/errors';
-import {makeRecordingLogger} from '../../shared/log';
 import {formatRunMessage, makeNotifier} from '../../shared/notify';
 import {makeRunStore} from '../../shared/runs/firestore_store';
 import {RunRecord} from '../../shared/runs/record';
@@ -39,58 +43,16 @@ const LABELS = {
   'pushrun-streaming': 'true',
 };
 
-/** Batch as a map of jobs; getJob answers whatever state the job is in when asked. */
-class FakeBatchJobs implements BatchJobs {
-  readonly jobs = new Map<string, BatchJob>();
-  calls = 0;
-  async createJob(): Promise<never> {
-    throw new Error('not used');
-  }
-  async getJob(name: string) {
-    this.calls++;
-    const j = this.jobs.get(name);
-    return j && structuredClone(j);
-  }
-  put(id: string, state: JobState, labels: Record<string, string> = LABELS) {
-    const prev = this.jobs.get(NAME(id));
-    const events = [...(prev?.statusEvents ?? [])];
-    if (prev?.state !== state)
-      events.push({newState: state, eventTime: new Date()});
-    this.jobs.set(NAME(id), {
-      name: NAME(id),
-      uid: `${id}-uid`,
-      state,
-      labels,
-      createTime: prev?.createTime ?? new Date(),
-      statusEvents: events,
-      taskCounts:
-        state === 'SUCCEEDED'
-          ? {SUCCEEDED: 1}
-          : state === 'RUNNING'
-            ? {RUNNING: 1}
-            : {PENDING: 1},
-    });
-  }
-}
-
-function runRecord(id: string, extra: Partial<RunRecord> = {}): RunRecord {
-  return {
-    id,
-    mapping: 'trainer',
-    image: 'us-central1-docker.pkg.dev/p/ml/trainer',
-    digest: `sha256:${'ab'.repeat(32)}`,
-    tags: ['v1'],
-    region: 'us-central1',
+const runRecord = (id: string, extra: Partial<RunRecord> = {}) =>
+  baseRecord(id, {
     jobName: NAME(id),
-    streaming: {requested: 'auto', enabled: true, reasons: []},
-    state: 'QUEUED',
+    digest: `sha256:${'ab'.repeat(32)}`,
     createdAt: new Date(Date.now() - 60_000),
     pushedAt: new Date(Date.now() - 61_000),
     launchedAt: new Date(Date.now() - 60_000),
     history: [{state: 'QUEUED', at: new Date(Date.now() - 60_000)}],
     ...extra,
-  };
-}
+  });
 
 /** Delivers like Pub/Sub: a thrown error means "again", after a short pause. */
 async function deliver(
@@ -188,8 +150,8 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
 
   function deps(
     batch: BatchJobs,
-  ): CompletionDeps & {log: ReturnType<typeof makeRecordingLogger>} {
-    const log = makeRecordingLogger();
+  ): CompletionDeps & {log: ReturnType<typeof recordingLogger>} {
+    const log = recordingLogger();
     return {
       batch,
       store,
@@ -301,7 +263,7 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
   });
 
   it('out-of-order, duplicated, concurrent state messages: Batch final state, one notification each', async () => {
-    const batch = new FakeBatchJobs();
+    const batch = new FakeBatchJobs({project: PROJECT, labels: LABELS});
     const d = deps(batch);
     const ladder: JobState[] = ['QUEUED', 'SCHEDULED', 'RUNNING'];
     const jobs = Array.from({length: 30}, (_, i) => ({
@@ -412,7 +374,7 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
   });
 
   it('reconcile closes runs whose state messages were all dropped', async () => {
-    const batch = new FakeBatchJobs();
+    const batch = new FakeBatchJobs({project: PROJECT, labels: LABELS});
     const d = deps(batch);
     const ids = Array.from({length: 7}, (_, i) => `trainer-lost${i}`);
     for (const id of ids) {
@@ -444,7 +406,7 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
   });
 
   it('announces a skipped push once', async () => {
-    const d = deps(new FakeBatchJobs());
+    const d = deps(new FakeBatchJobs({project: PROJECT, labels: LABELS}));
     const skip = runRecord('skip-trainer-abababababab', {
       state: 'SKIPPED',
       jobName: undefined,
@@ -463,9 +425,9 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
   });
 
   it('ignores jobs pushrun did not launch', async () => {
-    const batch = new FakeBatchJobs();
+    const batch = new FakeBatchJobs({project: PROJECT, labels: LABELS});
     const d = deps(batch);
-    batch.put('someone-elses-job', 'SUCCEEDED', {team: 'ml'});
+    batch.put('someone-elses-job', 'SUCCEEDED', {labels: {team: 'ml'}});
     const out = await recordJobState(
       {
         jobName: NAME('someone-elses-job'),

@@ -1,13 +1,16 @@
 import * as assert from 'node:assert';
+import {
+  FakeBatchJobs,
+  recordingLogger,
+  runRecord as baseRecord,
+} from '../support/fixtures';
 import {PUBSUB_MESSAGE_TYPE as PUBSUB} from '../../shared/cloud_event';
-import {BatchJob, BatchJobs} from '../../shared/batch/jobs';
 import {JobState} from '../../shared/batch/job_state';
 import {CompletionDeps, recordJobState} from '../../shared/runs/sync';
 import {JobStateHint, decodeJobStateHint} from '../../shared/events';
 import {finishAndNotify} from '../../shared/runs/announce';
 import {reconcileRuns} from '../../shared/reconcile';
 import {PermanentError, TransientError} from '../../shared/errors';
-import {makeRecordingLogger} from '../../shared/log';
 import {Notifier} from '../../shared/notify';
 import {MemoryRunStore} from '../../shared/runs/memory_store';
 import {RunRecord} from '../../shared/runs/record';
@@ -15,38 +18,6 @@ import {RunRecord} from '../../shared/runs/record';
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
 const NAME = (id: string) => `projects/p/locations/us-central1/jobs/${id}`;
-
-/** Batch as a map of jobs; records every getJob. */
-class FakeBatchJobs implements BatchJobs {
-  readonly jobs = new Map<string, BatchJob>();
-  readonly calls: string[] = [];
-  error?: Error;
-  async createJob(): Promise<never> {
-    throw new Error('not used');
-  }
-  async getJob(name: string) {
-    this.calls.push(name);
-    if (this.error) throw this.error;
-    const j = this.jobs.get(name);
-    return j && structuredClone(j);
-  }
-  put(id: string, state: JobState, extra: Partial<BatchJob> = {}) {
-    this.jobs.set(NAME(id), {
-      name: NAME(id),
-      uid: `${id}-uid`,
-      state,
-      labels: {
-        'pushrun-mapping': 'trainer',
-        'pushrun-digest': '0123456789abcdef0123456789abcdef',
-        'pushrun-streaming': 'true',
-      },
-      createTime: at(1),
-      statusEvents: [],
-      taskCounts: {},
-      ...extra,
-    });
-  }
-}
 
 /** Keeps what it was asked to send; can be told to fail. */
 class RecordingNotifier implements Notifier {
@@ -65,7 +36,7 @@ function setup(now = at(100)) {
   const batch = new FakeBatchJobs();
   const store = new MemoryRunStore();
   const notifier = new RecordingNotifier();
-  const log = makeRecordingLogger();
+  const log = recordingLogger();
   const deps: CompletionDeps = {batch, store, notifier, log, now: () => now};
   return {batch, store, notifier, log, deps};
 }
@@ -79,22 +50,12 @@ function hint(id: string, newState?: JobState, eventId = 'e1'): JobStateHint {
   };
 }
 
-function runRecord(id: string, extra: Partial<RunRecord> = {}): RunRecord {
-  return {
-    id,
-    mapping: 'trainer',
-    image: 'us-central1-docker.pkg.dev/p/ml/trainer',
-    digest: 'sha256:0123456789abcdef',
-    tags: ['v1'],
-    region: 'us-central1',
-    jobName: NAME(id),
-    streaming: {requested: 'auto', enabled: true, reasons: []},
-    state: 'QUEUED',
+const runRecord = (id: string, extra: Partial<RunRecord> = {}) =>
+  baseRecord(id, {
     createdAt: at(0),
     history: [{state: 'QUEUED', at: at(0)}],
     ...extra,
-  };
-}
+  });
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64');
 const ATTRS = {

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert';
+import {recordingLogger} from '../support/fixtures';
 import * as sinon from 'sinon';
 import type {
   BatchJobs,
@@ -10,7 +11,6 @@ import {PermanentError, TransientError} from '../../shared/errors';
 import type {ImagePush} from '../../shared/events';
 import {parseImageRef} from '../../shared/image_ref';
 import {launchRuns, mergeRecord, type LaunchDeps} from '../../shared/launch';
-import {makeRecordingLogger} from '../../shared/log';
 import type {Notifier} from '../../shared/notify';
 import {DigestCache, makeRegistry} from '../../shared/registry';
 import type {RunRecord} from '../../shared/runs/record';
@@ -114,7 +114,7 @@ describe('launchRuns', () => {
     const notifier: Notifier = {
       notifyRun: sinon.fake(async (r: RunRecord) => void notified.push(r)),
     };
-    const log = makeRecordingLogger();
+    const log = recordingLogger();
     const store = new MemoryRunStore();
     const deps: LaunchDeps = {
       config: parseConfig(CONFIG, 'pushrun.yaml').config!,

@@ -1,7 +1,8 @@
+import {runRecord} from '../support/fixtures';
 import * as assert from 'node:assert';
+import {recordingLogger} from '../support/fixtures';
 import * as http from 'node:http';
 import {AddressInfo} from 'node:net';
-import {makeRecordingLogger} from '../../shared/log';
 import {
   buildRunNotification,
   formatRunMessage,
@@ -19,24 +20,17 @@ const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
 
 function record(extra: Partial<RunRecord> = {}): RunRecord {
-  return {
-    id: 'trainer-0123456789ab',
-    mapping: 'trainer',
-    image: 'us-central1-docker.pkg.dev/p/ml/trainer',
+  return runRecord('trainer-0123456789ab', {
     digest: 'sha256:0123456789abcdef0123456789abcdef',
     tags: ['v1.2'],
-    region: 'us-central1',
-    jobName: 'projects/p/locations/us-central1/jobs/trainer-0123456789ab',
-    streaming: {requested: 'auto', enabled: true, reasons: []},
     state: 'SUCCEEDED',
     createdAt: T0,
     pushedAt: at(0),
     launchedAt: at(4),
     startedAt: at(129),
     finishedAt: at(129 + 3720),
-    history: [],
     ...extra,
-  };
+  });
 }
 
 const CONSOLE =
@@ -214,7 +208,7 @@ describe('notify: webhook', () => {
   });
 
   it('posts {text} to a loopback receiver once', async () => {
-    const log = makeRecordingLogger();
+    const log = recordingLogger();
     const ok = await postWebhook(
       record(),
       `${base}/hook?token=s3cr3t`,
@@ -231,7 +225,7 @@ describe('notify: webhook', () => {
 
   it('retries a 5xx and logs the failure without the URL', async () => {
     status = 503;
-    const log = makeRecordingLogger();
+    const log = recordingLogger();
     const url = `${base}/hook?token=s3cr3t`;
     const ok = await postWebhook(record(), url, fetch, log, 2);
     assert.strictEqual(ok, false);
@@ -243,14 +237,14 @@ describe('notify: webhook', () => {
 
   it('does not retry a 4xx', async () => {
     status = 404;
-    await postWebhook(record(), `${base}/x`, fetch, makeRecordingLogger(), 3);
+    await postWebhook(record(), `${base}/x`, fetch, recordingLogger(), 3);
     assert.strictEqual(received.length, 1);
   });
 
   it('never lets the URL out of a fetch error, even when the error quotes it', async () => {
     const url =
       'https://chat.googleapis.com/v1/spaces/AAA/messages?key=KEY123&token=TOKEN456';
-    const log = makeRecordingLogger();
+    const log = recordingLogger();
     const leaky: typeof fetch = async input => {
       throw new TypeError(`fetch failed for ${String(input)}`, {
         cause: new Error(`connect ECONNREFUSED ${String(input)}`),

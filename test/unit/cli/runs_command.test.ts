@@ -1,3 +1,4 @@
+import {runRecord} from '../../support/fixtures';
 import * as assert from 'node:assert';
 import {runsCommand} from '../../../shared/cli/runs_command';
 import {MemoryRunStore} from '../../../shared/runs/memory_store';
@@ -9,15 +10,8 @@ const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
 
 function record(id: string, extra: Partial<RunRecord> = {}): RunRecord {
-  return {
-    id,
-    mapping: 'trainer',
-    image: 'us-central1-docker.pkg.dev/p/ml/trainer',
+  return runRecord(id, {
     digest: 'sha256:0123456789abcdef0123',
-    tags: ['v1'],
-    region: 'us-central1',
-    jobName: `projects/p/locations/us-central1/jobs/${id}`,
-    streaming: {requested: 'auto', enabled: true, reasons: []},
     state: 'SUCCEEDED',
     createdAt: at(0),
     launchedAt: at(0),
@@ -27,7 +21,7 @@ function record(id: string, extra: Partial<RunRecord> = {}): RunRecord {
       {state: 'SUCCEEDED', at: at(130)},
     ],
     ...extra,
-  };
+  });
 }
 
 /** Runs `pushrun ARGS` with the runs module over `store`, the way `main` wires it. */

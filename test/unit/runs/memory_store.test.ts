@@ -1,3 +1,4 @@
+import {runRecord} from '../../support/fixtures';
 import * as assert from 'node:assert';
 import {MemoryRunStore} from '../../../shared/runs/memory_store';
 import {RunRecord, RunState} from '../../../shared/runs/record';
@@ -11,13 +12,9 @@ function record(
   createdAt: Date,
   extra: Partial<RunRecord> = {},
 ): RunRecord {
-  return {
-    id,
-    mapping: 'trainer',
-    image: 'us-central1-docker.pkg.dev/p/ml/trainer',
-    digest: 'sha256:0123456789abcdef',
+  return runRecord(id, {
     tags: [],
-    region: 'us-central1',
+    jobName: undefined,
     streaming: {
       requested: 'auto',
       enabled: false,
@@ -25,9 +22,8 @@ function record(
     },
     state,
     createdAt,
-    history: [],
     ...extra,
-  };
+  });
 }
 
 describe('MemoryRunStore', () => {

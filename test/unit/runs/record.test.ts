@@ -1,3 +1,4 @@
+import {runRecord} from '../../support/fixtures';
 import * as assert from 'node:assert';
 import {JobState} from '../../../shared/batch/job_state';
 import {
@@ -18,20 +19,7 @@ const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
 
 function record(state: RunState, extra: Partial<RunRecord> = {}): RunRecord {
-  return {
-    id: 'trainer-0123456789ab',
-    mapping: 'trainer',
-    image: 'us-central1-docker.pkg.dev/p/ml/trainer',
-    digest: 'sha256:0123456789abcdef',
-    tags: ['v1'],
-    region: 'us-central1',
-    jobName: 'projects/p/locations/us-central1/jobs/trainer-0123456789ab',
-    streaming: {requested: 'auto', enabled: true, reasons: []},
-    state,
-    createdAt: T0,
-    history: [],
-    ...extra,
-  };
+  return runRecord('trainer-0123456789ab', {state, createdAt: T0, ...extra});
 }
 
 describe('applyJobState', () => {
