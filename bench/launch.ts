@@ -261,8 +261,9 @@ async function benchWarm(stack: Stack): Promise<void> {
         {registry: freshRegistry()},
       );
       const [plan] = planPush({digestRef: ref}, configs[k], facts, PROJECT);
+      if (plan.kind !== 'launch') throw new Error(plan.skip.reason);
       const request = {
-        ...plan.request!,
+        ...plan.request,
         jobId: `floor-${k}-${digest.slice(7, 19)}`,
         requestId: undefined,
       };

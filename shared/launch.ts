@@ -13,8 +13,13 @@ import {planPush, type PlannedRun} from './plan';
 import type {ImageFacts} from './verdict';
 import type {CreateJobOutcome} from './batch/jobs';
 import {RegistryError} from './registry';
-import {consoleUrl, skipRecordId, type RunRecord} from './runs/record';
-import type {RunMutation} from './runs/store';
+import {
+  digests,
+  jobStreams,
+  launchedRecord,
+  mergeRecord,
+  skippedRecord,
+} from './runs/launch_record';
 import type {Deps} from './deps';
 
 /** What the launch path needs; `Deps` from shared/deps.ts fits. */
@@ -125,7 +130,8 @@ export async function launchRuns(
       return;
     }
     const mapping = plans[i].mapping.name;
-    const jobId = plans[i].request?.jobId;
+    const plan = plans[i];
+    const jobId = plan.kind === 'launch' ? plan.request.jobId : undefined;
     if (!(s.reason instanceof PermanentError)) transient ??= s.reason;
     deps.log.error(`run not launched: ${errorMessage(s.reason)}`, {
       ...ids,
@@ -175,8 +181,9 @@ function launchOne(
   plan: PlannedRun,
   deps: LaunchDeps,
 ): Promise<LaunchOutcome> {
-  const jobId = plan.request?.jobId;
-  if (!jobId || !deps.inFlight) return launchOneNow(push, plan, deps);
+  if (plan.kind === 'skip' || !deps.inFlight)
+    return launchOneNow(push, plan, deps);
+  const jobId = plan.request.jobId;
   const launches = deps.inFlight;
   const key = `${jobId} ${push.tag ?? ''} ${push.digestRef.digest}`;
   // Deliveries of the same message (job, tag and pushed digest) share one launch: concurrent
@@ -239,9 +246,9 @@ async function launchOneNow(
     mapping,
   };
   const reasons = plan.verdict.reasons.map(r => r.code);
-  if (!plan.request) {
-    const reason = plan.skip?.reason ?? 'no request was planned';
-    const record = skippedRecord(push, plan, reason, deps.now());
+  if (plan.kind === 'skip') {
+    const {reason} = plan.skip;
+    const record = skippedRecord(push, plan, deps.now());
     await deps.store.update(record.id, current => mergeRecord(current, record));
     await finishAndNotify(record.id, deps);
     deps.log.info(`run skipped: ${reason}`, {
@@ -258,13 +265,12 @@ async function launchOneNow(
   const outcome: CreateJobOutcome = opts.jobKnown
     ? {created: false, alreadyExists: true}
     : await deps.batch.createJob(request);
-  const record = launchedRecord(
-    push,
-    plan,
-    deps,
+  const record = launchedRecord(push, plan, {
+    project: deps.project,
+    now: deps.now(),
     streaming,
-    outcome.created ? outcome.job.uid : undefined,
-  );
+    ...(outcome.created && {jobUid: outcome.job.uid}),
+  });
   // One create() writes the record of a new launch; a record already there (another message
   // of the push, or one the recorder rebuilt from the job) is merged under a precondition.
   // A message that names no tag and no index adds nothing to the record of a known job.
@@ -300,128 +306,4 @@ async function launchOneNow(
     },
   );
   return {kind, mapping, jobId: request.jobId, streaming};
-}
-
-/** Whether the built job streams its pushed image (the builder sets it on those containers). */
-function jobStreams(job: Record<string, unknown>): boolean {
-  const groups = (job.taskGroups ?? []) as {
-    taskSpec?: {runnables?: {container?: {enableImageStreaming?: boolean}}[]};
-  }[];
-  return groups.some(g =>
-    (g.taskSpec?.runnables ?? []).some(
-      r => r.container?.enableImageStreaming === true,
-    ),
-  );
-}
-
-function launchedRecord(
-  push: ImagePush,
-  plan: PlannedRun,
-  deps: LaunchDeps,
-  streaming: boolean,
-  jobUid: string | undefined,
-): RunRecord {
-  const request = plan.request!;
-  const region = plan.region!;
-  const now = deps.now();
-  return {
-    id: request.jobId,
-    mapping: plan.mapping.name,
-    image: imageName(push.digestRef),
-    ...digests(push, plan),
-    tags: push.tag !== undefined ? [push.tag] : [],
-    region,
-    jobName: `${request.parent}/jobs/${request.jobId}`,
-    ...(jobUid && {jobUid}),
-    streaming: {
-      requested: plan.mapping.streaming,
-      enabled: streaming,
-      reasons: plan.verdict.reasons.map(r => ({
-        code: r.code,
-        message: r.message,
-      })),
-    },
-    state: 'QUEUED',
-    createdAt: now,
-    pushedAt: push.publishedAt,
-    launchedAt: now,
-    history: [{state: 'QUEUED', at: now}],
-    consoleUrl: consoleUrl(deps.project, region, request.jobId),
-  };
-}
-
-/** The digest that runs, and the index it came in when the push named the index. */
-function digests(
-  push: ImagePush,
-  plan: PlannedRun,
-): Pick<RunRecord, 'digest' | 'indexDigest'> {
-  const pushed = push.digestRef.digest!;
-  return {
-    digest: plan.digest,
-    ...(pushed !== plan.digest && {indexDigest: pushed}),
-  };
-}
-
-function skippedRecord(
-  push: ImagePush,
-  plan: PlannedRun,
-  reason: string,
-  now: Date,
-): RunRecord {
-  return {
-    id: skipRecordId(plan.mapping.name, plan.digest),
-    mapping: plan.mapping.name,
-    image: imageName(push.digestRef),
-    ...digests(push, plan),
-    tags: push.tag !== undefined ? [push.tag] : [],
-    region: plan.region ?? '',
-    streaming: {
-      requested: plan.mapping.streaming,
-      enabled: false,
-      reasons: plan.verdict.reasons.map(r => ({
-        code: r.code,
-        message: r.message,
-      })),
-    },
-    state: 'SKIPPED',
-    skipReason: reason,
-    createdAt: now,
-    pushedAt: push.publishedAt,
-    finishedAt: now,
-    history: [{state: 'SKIPPED', at: now}],
-  };
-}
-
-/**
- * A new record, or the launch facts folded into one that exists: a second tag of the same
- * image, or a record the recorder made from the job's labels before this write landed.
- */
-export function mergeRecord(
-  current: RunRecord | undefined,
-  fresh: RunRecord,
-): RunMutation {
-  if (!current) return {record: fresh, changed: true};
-  const tags = [...new Set([...current.tags, ...fresh.tags])];
-  const fromLabels = current.streaming.requested === 'unknown';
-  const merged: RunRecord = {
-    ...current,
-    tags,
-    image: current.image || fresh.image,
-    ...(fromLabels && {streaming: fresh.streaming}),
-    ...(!current.pushedAt && fresh.pushedAt && {pushedAt: fresh.pushedAt}),
-    ...(!current.launchedAt &&
-      fresh.launchedAt && {launchedAt: fresh.launchedAt}),
-    ...(!current.jobUid && fresh.jobUid && {jobUid: fresh.jobUid}),
-    ...(!current.indexDigest &&
-      fresh.indexDigest && {indexDigest: fresh.indexDigest}),
-  };
-  const changed =
-    tags.length !== current.tags.length ||
-    merged.image !== current.image ||
-    fromLabels ||
-    merged.pushedAt !== current.pushedAt ||
-    merged.launchedAt !== current.launchedAt ||
-    merged.jobUid !== current.jobUid ||
-    merged.indexDigest !== current.indexDigest;
-  return {record: merged, changed};
 }

@@ -25,19 +25,32 @@ export interface PushToPlan {
 }
 
 /** What one matching mapping does with the push: a request to send, or a skip with its reason. */
-export interface PlannedRun {
+interface PlannedRunBase {
   readonly mapping: Mapping;
   /**
    * The digest of the manifest the job runs: the platform's child of an index, else the pushed
    * digest (also when no platform matched). Job id and run record are named after it.
    */
   readonly digest: string;
-  /** Where the job runs; absent when no region could be decided. */
-  readonly region?: string;
   readonly verdict: Verdict;
-  readonly request?: CreateJobRequest;
-  readonly skip?: {readonly reason: string};
 }
+
+/** A run the push launches: where, and the exact CreateJob request. */
+export interface LaunchPlan extends PlannedRunBase {
+  readonly kind: 'launch';
+  readonly region: string;
+  readonly request: CreateJobRequest;
+}
+
+/** A run the push skips, and why; the region is absent when none could be decided. */
+export interface SkipPlan extends PlannedRunBase {
+  readonly kind: 'skip';
+  readonly region?: string;
+  readonly skip: {readonly reason: string};
+}
+
+/** What one matching mapping does with a push. */
+export type PlannedRun = LaunchPlan | SkipPlan;
 
 // Verdict reasons that mean the job could not run the image at all, whatever the policy.
 const UNRUNNABLE: readonly ReasonCode[] = [
@@ -89,7 +102,8 @@ export function planPush(
       ...(region !== undefined && {region}),
       containers: containerRunnables(mapping.job),
     });
-    const skip = (reason: string): PlannedRun => ({
+    const skip = (reason: string): SkipPlan => ({
+      kind: 'skip',
       mapping,
       digest: runDigest,
       ...(region !== undefined && {region}),
@@ -126,6 +140,13 @@ export function planPush(
       region,
       ...(serviceAccount && {serviceAccount}),
     });
-    return {mapping, digest: runDigest, region, verdict, request};
+    return {
+      kind: 'launch',
+      mapping,
+      digest: runDigest,
+      region,
+      verdict,
+      request,
+    };
   });
 }

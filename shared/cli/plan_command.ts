@@ -76,15 +76,16 @@ export function planReport(
       region: r.region ?? null,
       streaming: r.mapping.streaming,
       verdict: r.verdict,
-      request: r.request
-        ? {
-            parent: r.request.parent,
-            jobId: r.request.jobId,
-            ...(r.request.requestId && {requestId: r.request.requestId}),
-            job: convert().jobToProto3JSON(r.request.job),
-          }
-        : null,
-      skip: r.skip ?? null,
+      request:
+        r.kind === 'launch'
+          ? {
+              parent: r.request.parent,
+              jobId: r.request.jobId,
+              ...(r.request.requestId && {requestId: r.request.requestId}),
+              job: convert().jobToProto3JSON(r.request.job),
+            }
+          : null,
+      skip: r.kind === 'skip' ? r.skip : null,
     })),
   };
 }
@@ -108,11 +109,11 @@ export function formatPlanReport(report: PlanReport): string {
     );
     for (const r of run.verdict.reasons)
       lines.push(`    ✘ ${r.code}: ${r.message}`);
-    if (run.skip) {
-      lines.push(`  skip: ${run.skip.reason}`);
+    const req = run.request;
+    if (!req) {
+      lines.push(`  skip: ${run.skip?.reason}`);
       continue;
     }
-    const req = run.request!;
     lines.push(`  createJob: ${req.parent}/jobs/${req.jobId}`);
     lines.push(`  requestId: ${req.requestId}`);
     lines.push('  job:');

@@ -75,7 +75,8 @@ describe('container fields: validator, verdict and plan agree', () => {
         imageFacts(parseImageRef(`${IMAGE}@${DIGEST}`), DIGEST),
         'p',
       );
-      const job = jobToProto3JSON(run.request!.job) as {
+      assert.strictEqual(run.kind, 'launch');
+      const job = jobToProto3JSON(run.request.job) as {
         taskGroups: {
           taskSpec: {
             runnables: {container: {enableImageStreaming?: boolean}}[];

@@ -12,7 +12,7 @@ import {
   toJobMessage,
   writtenPath,
 } from '../../shared/batch/convert';
-import {oneofConflict} from '../../sandbox/batch_standin';
+import {oneofConflict} from '../../sandbox/batch_wire';
 import {GUIDE_JOB, RICH_JOB} from '../support/templates';
 
 describe('jobTemplateProblems', () => {

@@ -162,17 +162,17 @@ describe('planPush', () => {
         assert.strictEqual(run.mapping.name, w.mapping);
         assert.strictEqual(run.region, w.region);
         if (w.skip) {
-          assert.strictEqual(run.request, undefined);
-          assert.match(run.skip!.reason, w.skip);
+          assert.strictEqual(run.kind, 'skip');
+          assert.match(run.skip.reason, w.skip);
           return;
         }
-        assert.strictEqual(run.skip, undefined);
-        const job = jobToProto3JSON(run.request!.job) as unknown as JobJson;
+        assert.strictEqual(run.kind, 'launch');
+        const job = jobToProto3JSON(run.request.job) as unknown as JobJson;
         assert.strictEqual(
-          run.request!.parent,
+          run.request.parent,
           `projects/my-project/locations/${w.region}`,
         );
-        assert.strictEqual(run.request!.jobId, `${w.mapping}-cccccccccccc`);
+        assert.strictEqual(run.request.jobId, `${w.mapping}-cccccccccccc`);
         assert.strictEqual(
           job.taskGroups[0].taskSpec.runnables[0].container
             .enableImageStreaming,
