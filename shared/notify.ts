@@ -26,17 +26,24 @@ export const NOTIFICATION_TYPES = [
   'run.succeeded',
   'run.failed',
   'run.skipped',
+  'run.superseded',
 ] as const;
 /** A notification type. */
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /**
- * The `type` of a run's notification. CANCELLED counts as `run.failed`: the run did not do
- * its work, and subscribers that act on failures should hear about it; `state` tells them apart.
+ * The `type` of a run's notification. A run a newer push cancelled is `run.superseded`; any
+ * other CANCELLED counts as `run.failed`: the run did not do its work, and subscribers that act
+ * on failures should hear about it; `state` tells them apart.
  */
-export function notificationType(state: RunState): NotificationType {
+export function notificationType(
+  state: RunState,
+  supersededBy?: string,
+): NotificationType {
   if (state === 'SUCCEEDED') return 'run.succeeded';
   if (state === 'SKIPPED') return 'run.skipped';
+  if (supersededBy !== undefined && state === 'CANCELLED')
+    return 'run.superseded';
   return 'run.failed';
 }
 
@@ -57,7 +64,7 @@ export function buildRunNotification(record: RunRecord): RunNotification {
   return {
     body: {...rest, consoleUrl: recordConsoleUrl(record) ?? record.consoleUrl},
     attributes: {
-      type: notificationType(record.state),
+      type: notificationType(record.state, record.supersededBy),
       mapping: record.mapping,
       state: record.state,
       runId: record.id,

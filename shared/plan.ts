@@ -8,6 +8,7 @@ import {isMultiRegion} from './locations';
 import {containerRunnables} from './containers';
 import {buildCreateJobRequest, type CreateJobRequest} from './job_builder';
 import type {ImageRef} from './image_ref';
+import type {SkipCode} from './runs/record';
 import {matchMappings} from './matching';
 import {
   streamingVerdict,
@@ -46,7 +47,7 @@ export interface LaunchPlan extends PlannedRunBase {
 export interface SkipPlan extends PlannedRunBase {
   readonly kind: 'skip';
   readonly region?: string;
-  readonly skip: {readonly reason: string};
+  readonly skip: {readonly code: SkipCode; readonly reason: string};
 }
 
 /** What one matching mapping does with a push. */
@@ -102,13 +103,13 @@ export function planPush(
       ...(region !== undefined && {region}),
       containers: containerRunnables(mapping.job),
     });
-    const skip = (reason: string): SkipPlan => ({
+    const skip = (code: SkipCode, reason: string): SkipPlan => ({
       kind: 'skip',
       mapping,
       digest: runDigest,
       ...(region !== undefined && {region}),
       verdict,
-      skip: {reason},
+      skip: {code, reason},
     });
     if (region === undefined) {
       const where =
@@ -116,16 +117,22 @@ export function planPush(
           ? `the image is in the multi-region "${ref.location}"`
           : 'the image is not in Artifact Registry';
       return skip(
+        'NO_REGION',
         `no region for the job: ${where}; set region on mapping "${mapping.name}"`,
       );
     }
     const unrunnable = verdict.reasons.find(r => UNRUNNABLE.includes(r.code));
-    if (unrunnable) return skip(`${unrunnable.code}: ${unrunnable.message}`);
+    if (unrunnable)
+      return skip(
+        'UNRUNNABLE_IMAGE',
+        `${unrunnable.code}: ${unrunnable.message}`,
+      );
     if (mapping.streaming === 'required' && !verdict.streamable) {
       const why = verdict.reasons
         .map(r => `${r.code}: ${r.message}`)
         .join('; ');
       return skip(
+        'STREAMING_REQUIRED',
         `streaming is required but the image cannot be streamed: ${why}`,
       );
     }

@@ -94,6 +94,7 @@ export function skippedRecord(
     },
     state: 'SKIPPED',
     skipReason: plan.skip.reason,
+    skipCode: plan.skip.code,
     createdAt: now,
     pushedAt: push.publishedAt,
     finishedAt: now,

@@ -54,6 +54,25 @@ export interface NotifyClaim {
   readonly at: Date;
 }
 
+/** Why a push started no job (DESIGN.md "Guardrails and proof"). */
+export const SKIP_CODES = [
+  'NO_REGION',
+  'UNRUNNABLE_IMAGE',
+  'STREAMING_REQUIRED',
+  'RATE_LIMITED',
+  'CONCURRENCY_LIMITED',
+] as const;
+/** A skip code. */
+export type SkipCode = (typeof SKIP_CODES)[number];
+
+/** Whether `x` names a skip code. */
+export function isSkipCode(x: unknown): x is SkipCode {
+  return (SKIP_CODES as readonly unknown[]).includes(x);
+}
+
+/** The live config version that launched a run, or `bundled` for the file deployed with it. */
+export type ConfigVersion = number | 'bundled';
+
 /** One run: a Batch job started for a push, or a skipped push. Document id = `id`. */
 export interface RunRecord {
   /** The Batch job id, or `skip-<mapping>-<digest12>` for a skipped push. */
@@ -75,6 +94,12 @@ export interface RunRecord {
   readonly state: RunState;
   /** Why a push was skipped (state SKIPPED): the verdict or the config, in one sentence. */
   readonly skipReason?: string;
+  /** The kind of skip, for a skipped push. */
+  readonly skipCode?: SkipCode;
+  /** The jobId of the newer run that cancelled this one (`supersede`). */
+  readonly supersededBy?: string;
+  /** The config version that launched (or skipped) the run. */
+  readonly configVersion?: ConfigVersion;
   /** When the record was first written; lists sort on it. */
   readonly createdAt: Date;
   readonly updatedAt?: Date;
