@@ -40,16 +40,14 @@ import {
   type ResolvedImage,
 } from './registry/registry';
 import {resolveImage} from './registry/resolve';
+import {streamingVerdict, type Reason, type Warning} from './verdict';
 import {
   KNOWN_EMPTY_LAYER_DIGESTS,
-  streamingVerdict,
   type AttestationFacts,
   type ImageFacts,
   type LayerFacts,
   type NotAnImage,
-  type Reason,
-  type Warning,
-} from './verdict';
+} from './image_facts';
 
 /**
  * Compressed layers at most this big are fetched and opened to see whether their tar is empty.

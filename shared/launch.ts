@@ -10,7 +10,7 @@ import type {ImagePush} from './events';
 import {imageName} from './image_ref';
 import {inspectImage} from './check';
 import {planPush, type PlannedRun} from './plan';
-import type {ImageFacts} from './verdict';
+import type {ImageFacts} from './image_facts';
 import type {CreateJobOutcome} from './batch/jobs';
 import {RegistryError} from './registry';
 import {

@@ -10,12 +10,8 @@ import {buildCreateJobRequest, type CreateJobRequest} from './job_builder';
 import type {ImageRef} from './image_ref';
 import type {SkipCode} from './runs/record';
 import {matchMappings} from './matching';
-import {
-  streamingVerdict,
-  type ImageFacts,
-  type ReasonCode,
-  type Verdict,
-} from './verdict';
+import {streamingVerdict, type ReasonCode, type Verdict} from './verdict';
+import {type ImageFacts} from './image_facts';
 
 /** The push as planning needs it (an `ImagePush` fits). */
 export interface PushToPlan {

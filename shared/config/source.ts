@@ -26,10 +26,6 @@ export interface Source {
 export const PROBLEM_SEVERITIES = ['error', 'warning'] as const;
 /** `error` makes the config invalid; `warning` is printed and tolerated. */
 export type ProblemSeverity = (typeof PROBLEM_SEVERITIES)[number];
-/** True when `value` is a problem severity. */
-export function isProblemSeverity(value: unknown): value is ProblemSeverity {
-  return (PROBLEM_SEVERITIES as readonly unknown[]).includes(value);
-}
 
 /** One finding, located at a line and column (both 1-based). */
 export interface Problem {

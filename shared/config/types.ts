@@ -4,19 +4,11 @@
 export const STREAMING_POLICIES = ['auto', 'required', 'off'] as const;
 /** `auto`: stream when possible, else pull; `required`: stream or skip; `off`: always pull. */
 export type StreamingPolicy = (typeof STREAMING_POLICIES)[number];
-/** True when `value` names a streaming policy. */
-export function isStreamingPolicy(value: unknown): value is StreamingPolicy {
-  return (STREAMING_POLICIES as readonly unknown[]).includes(value);
-}
 
 /** The kinds of tag filter a mapping may list under `match.tags`. */
 export const TAG_FILTER_KINDS = ['glob', 'semver', 'regex'] as const;
 /** `glob` (default), `semver:` range, or `regex:` full match. */
 export type TagFilterKind = (typeof TAG_FILTER_KINDS)[number];
-/** True when `value` names a tag filter kind. */
-export function isTagFilterKind(value: unknown): value is TagFilterKind {
-  return (TAG_FILTER_KINDS as readonly unknown[]).includes(value);
-}
 
 /** One compiled entry of `match.tags`. */
 export interface TagFilter {

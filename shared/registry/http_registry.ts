@@ -3,13 +3,13 @@
  * Google credentials sent only when a Google registry challenges, and a digest-keyed cache.
  */
 import type {ImageRef} from '../image_ref';
+import {parseChallenge, type TokenSource} from './auth';
 import {
-  GOOGLE_TOKEN_USER,
-  basicAuthorization,
-  parseChallenge,
-  type Challenge,
-  type TokenSource,
-} from './auth';
+  RegistryCredentials,
+  hostAuthOf,
+  responseError,
+  type HostAuth,
+} from './credentials';
 import {PROCESS_CACHE, type DigestCache} from './cache';
 import {digestMatches, parseManifest} from './manifest';
 import {MANIFEST_ACCEPT} from './media_types';
@@ -26,9 +26,6 @@ import {resolveImage, type ResolveHooks} from './resolve';
 
 /** How long one registry request may take before it counts as unreachable. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
-// The token spec says a token without `expires_in` lasts 60 seconds.
-const DEFAULT_TOKEN_SECONDS = 60;
-const TOKEN_EARLY_REFRESH_MS = 10_000;
 const LOOPBACK_HOSTS = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
 
 /** What the HTTP registry is built from; everything but the token source has a default. */
@@ -42,9 +39,6 @@ export interface HttpRegistryOptions {
   readonly timeoutMs?: number;
 }
 
-type HostAuth =
-  {scheme: 'basic'} | {scheme: 'bearer'; realm: string; service?: string};
-
 /** A Registry speaking HTTP. */
 export function makeHttpRegistry(opts: HttpRegistryOptions): Registry {
   return new HttpRegistry(opts);
@@ -55,18 +49,17 @@ class HttpRegistry implements Registry {
   private readonly fetch: typeof fetch;
   private readonly cache: DigestCache;
   private readonly timeoutMs: number;
-  private tokens?: TokenSource;
+  private readonly credentials: RegistryCredentials;
   // Once a host has challenged, later requests to it authenticate up front.
   private readonly hostAuth = new Map<string, HostAuth>();
-  private readonly bearerTokens = new Map<
-    string,
-    {value: string; expires: number}
-  >();
 
   constructor(private readonly opts: HttpRegistryOptions) {
     this.fetch = opts.fetch ?? globalThis.fetch;
     this.cache = opts.cache ?? PROCESS_CACHE;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.credentials = new RegistryCredentials(opts.tokenSource, (u, h, w) =>
+      this.send(u, h, w),
+    );
   }
 
   async getManifest(
@@ -163,7 +156,7 @@ class HttpRegistry implements Registry {
     const scope = `repository:${ref.path}:pull`;
     const known = this.hostAuth.get(ref.host);
     const upFront =
-      known && (await this.authorization(ref, known, scope, what));
+      known && (await this.credentials.authorization(ref, known, scope, what));
     let res = await this.send(
       url,
       {...headers, ...(upFront && {Authorization: upFront})},
@@ -181,7 +174,7 @@ class HttpRegistry implements Registry {
       }
       const auth = hostAuthOf(challenge, what);
       this.hostAuth.set(ref.host, auth);
-      const authorization = await this.authorization(
+      const authorization = await this.credentials.authorization(
         ref,
         auth,
         challenge.params.scope ?? scope,
@@ -196,85 +189,6 @@ class HttpRegistry implements Registry {
     }
     if (!res.ok) throw await responseError(res, what, ref);
     return res;
-  }
-
-  private async authorization(
-    ref: ImageRef,
-    auth: HostAuth,
-    scope: string,
-    what: string,
-    fresh = false,
-  ): Promise<string> {
-    const google = ref.kind !== 'other';
-    if (auth.scheme === 'basic') {
-      if (!google) {
-        throw new RegistryError(
-          `${what}: the registry asks for a password, and pushrun sends credentials only to Google registries`,
-          401,
-          false,
-        );
-      }
-      return basicAuthorization(
-        GOOGLE_TOKEN_USER,
-        await this.accessToken(what),
-      );
-    }
-    const key = `${auth.realm}|${auth.service ?? ''}|${scope}`;
-    const cached = this.bearerTokens.get(key);
-    if (!fresh && cached && cached.expires > Date.now())
-      return `Bearer ${cached.value}`;
-    const url = new URL(auth.realm);
-    if (auth.service) url.searchParams.set('service', auth.service);
-    url.searchParams.set('scope', scope);
-    // Google credentials never leave for a registry that is not Google's; others get anonymous tokens.
-    const headers: Record<string, string> = google
-      ? {
-          Authorization: basicAuthorization(
-            GOOGLE_TOKEN_USER,
-            await this.accessToken(what),
-          ),
-        }
-      : {};
-    const res = await this.send(url.toString(), headers, `token for ${what}`);
-    if (!res.ok)
-      throw await responseError(
-        res,
-        `token exchange at ${auth.realm} for ${what}`,
-        ref,
-      );
-    const body = (await res.json().catch(() => ({}))) as {
-      token?: string;
-      access_token?: string;
-      expires_in?: number;
-    };
-    const value = body.token ?? body.access_token;
-    if (!value) {
-      throw new RegistryError(
-        `token exchange at ${auth.realm} gave no token`,
-        res.status,
-        false,
-      );
-    }
-    const seconds = body.expires_in ?? DEFAULT_TOKEN_SECONDS;
-    this.bearerTokens.set(key, {
-      value,
-      expires: Date.now() + seconds * 1000 - TOKEN_EARLY_REFRESH_MS,
-    });
-    return `Bearer ${value}`;
-  }
-
-  private async accessToken(what: string): Promise<string> {
-    this.tokens ??= this.opts.tokenSource();
-    try {
-      return await this.tokens.getAccessToken();
-    } catch (e) {
-      throw new RegistryError(
-        `${what}: could not get a Google access token (${e instanceof Error ? e.message : String(e)}); run \`gcloud auth application-default login\` or give the service account access`,
-        undefined,
-        false,
-        {cause: e},
-      );
-    }
   }
 
   private async send(
@@ -307,58 +221,4 @@ class HttpRegistry implements Registry {
       );
     }
   }
-}
-
-function hostAuthOf(challenge: Challenge, what: string): HostAuth {
-  if (challenge.scheme === 'basic') return {scheme: 'basic'};
-  const {realm, service} = challenge.params;
-  if (!realm) {
-    throw new RegistryError(
-      `${what}: the registry's Bearer challenge names no realm`,
-      401,
-      false,
-    );
-  }
-  return {scheme: 'bearer', realm, ...(service !== undefined && {service})};
-}
-
-/** A RegistryError for a non-2xx answer, with the registry's own error codes when it gave any. */
-async function responseError(
-  res: Response,
-  what: string,
-  ref: ImageRef,
-): Promise<RegistryError> {
-  const text = await res.text().catch(() => '');
-  let detail = '';
-  try {
-    const body = JSON.parse(text) as {
-      errors?: {code?: string; message?: string}[];
-    };
-    detail = (body.errors ?? [])
-      .map(e => [e.code, e.message].filter(Boolean).join(': '))
-      .join('; ');
-  } catch {
-    detail = text.slice(0, 200).trim();
-  }
-  const suffix = detail ? ` (${detail})` : '';
-  const s = res.status;
-  if (s === 404)
-    return new RegistryError(`${what} not found${suffix}`, s, false);
-  if (s === 401 || s === 403) {
-    const hint =
-      ref.kind === 'artifact-registry'
-        ? '; the caller needs roles/artifactregistry.reader on the repository'
-        : '';
-    return new RegistryError(
-      `${what}: access denied (${s})${suffix}${hint}`,
-      s,
-      false,
-    );
-  }
-  const transient = s >= 500 || s === 429 || s === 408;
-  return new RegistryError(
-    `${what}: the registry answered ${s}${suffix}`,
-    s,
-    transient,
-  );
 }

@@ -154,8 +154,3 @@ function platformOf(
     ...(config.variant && {variant: config.variant}),
   });
 }
-
-/** `formatPlatform(parsePlatform(text))`: the canonical spelling of a platform argument. */
-export function canonicalPlatform(text: string): string {
-  return formatPlatform(parsePlatform(text));
-}

@@ -6,7 +6,7 @@
 import * as assert from 'node:assert';
 import * as path from 'node:path';
 import {inspectImage, type CheckReport} from '../../shared/check';
-import {isZeroTarDiffId} from '../../shared/verdict';
+import {isZeroTarDiffId} from '../../shared/image_facts';
 import type {Registry} from '../../shared/registry';
 import {runCli} from '../support/cli';
 import {

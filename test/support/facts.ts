@@ -1,6 +1,6 @@
 /** ImageFacts for tests: a clean single-platform linux/amd64 OCI image, with overrides. */
 import type {ImageRef} from '../../shared/image_ref';
-import type {ImageFacts} from '../../shared/verdict';
+import type {ImageFacts} from '../../shared/image_facts';
 
 /** The facts of a streamable image at `ref` whose manifest has `digest`; `over` replaces fields. */
 export function imageFacts(

@@ -3,7 +3,7 @@ import {parseConfig, type PushrunConfig} from '../../shared/config';
 import {parseImageRef, type ImageRef} from '../../shared/image_ref';
 import {jobToProto3JSON} from '../../shared/batch/convert';
 import {planPush} from '../../shared/plan';
-import type {ImageFacts} from '../../shared/verdict';
+import type {ImageFacts} from '../../shared/image_facts';
 import {imageFacts} from '../support/facts';
 
 /** The parts of a job in proto3 JSON the tests read. */

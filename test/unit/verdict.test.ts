@@ -3,16 +3,18 @@ import {imageFacts} from '../support/facts';
 import {parseImageRef} from '../../shared/image_ref';
 import {createHash} from 'node:crypto';
 import {
-  MAX_ZERO_TAR_BYTES,
-  isEmptyLayer,
-  isZeroTarDiffId,
   streamingVerdict,
-  type ImageFacts,
-  type JobFacts,
-  type LayerFacts,
   type ReasonCode,
   type WarningCode,
 } from '../../shared/verdict';
+import {
+  MAX_ZERO_TAR_BYTES,
+  isEmptyLayer,
+  isZeroTarDiffId,
+  type ImageFacts,
+  type JobFacts,
+  type LayerFacts,
+} from '../../shared/image_facts';
 
 const d = (c: string) => 'sha256:' + c.repeat(64);
 const LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';

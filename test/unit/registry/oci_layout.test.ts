@@ -10,12 +10,9 @@ import {
   type Registry,
 } from '../../../shared/registry';
 import {ZSTD_SUPPORTED} from '../../../shared/registry/layer_contents';
-import {isZeroTarDiffId} from '../../../shared/verdict';
-import {
-  streamingVerdict,
-  type ImageFacts,
-  type WarningCode,
-} from '../../../shared/verdict';
+import {isZeroTarDiffId} from '../../../shared/image_facts';
+import {streamingVerdict, type WarningCode} from '../../../shared/verdict';
+import {type ImageFacts} from '../../../shared/image_facts';
 import {writeOciLayout, type ImageSpec} from '../../../sandbox/images';
 
 describe('OCI image layout reader', () => {
