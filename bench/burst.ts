@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import {startStack, type Stack} from '../sandbox/stack';
 import {postPubsubCloudEvent} from '../sandbox/functions';
-import {buildLayeredImage, pushBuiltImage} from '../sandbox/images';
+import {pushBuiltImage} from '../sandbox/images';
+import {buildLayeredImage} from '../sandbox/image_builder';
 import {percentile, printTable, timed} from './stats';
 
 const PROJECT = 'pushrun-burst';

@@ -8,13 +8,8 @@ import {checkImage} from '../shared/check';
 import {DigestCache, makeRegistry} from '../shared/registry';
 import {MANIFEST_ACCEPT} from '../shared/registry/media_types';
 import type {ManifestJson} from '../shared/registry/registry';
-import {
-  buildImage,
-  buildIndexImage,
-  buildLayeredImage,
-  pushBuiltImage,
-  type BuiltImage,
-} from '../sandbox/images';
+import {buildImage, pushBuiltImage, type BuiltImage} from '../sandbox/images';
+import {buildIndexImage, buildLayeredImage} from '../sandbox/image_builder';
 import {
   REGISTRY_MISSING,
   registryInstalled,

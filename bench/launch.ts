@@ -27,7 +27,8 @@ import {
   repoRoot,
   waitForPort,
 } from '../sandbox/functions';
-import {buildLayeredImage, pushBuiltImage} from '../sandbox/images';
+import {pushBuiltImage} from '../sandbox/images';
+import {buildLayeredImage} from '../sandbox/image_builder';
 import {floorGets} from './check';
 import {median, percentile, printTable, timed} from './stats';
 import {parseSettings} from '../shared/settings';

@@ -14,13 +14,12 @@ import {ZSTD_SUPPORTED} from '../../shared/registry/layer_contents';
 import {
   IMAGE_SPECS,
   buildImage,
-  buildIndexImage,
-  buildLayeredImage,
   pushBuiltImage,
   pushImage,
-  startSchema1Server,
   type ImageSpec,
 } from '../../sandbox/images';
+import {buildIndexImage, buildLayeredImage} from '../../sandbox/image_builder';
+import {startSchema1Server} from '../../sandbox/schema1_server';
 import {useRegistry} from '../../sandbox/registry';
 import {parseSettings} from '../../shared/settings';
 

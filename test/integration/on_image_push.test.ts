@@ -14,13 +14,8 @@ import {
   OTHER_TYPES,
   hostileDigests,
 } from '../support/hostile_events';
-import {
-  buildIndexImage,
-  buildLayeredImage,
-  pushBuiltImage,
-  pushImage,
-  type ImageSpec,
-} from '../../sandbox/images';
+import {pushBuiltImage, pushImage, type ImageSpec} from '../../sandbox/images';
+import {buildIndexImage, buildLayeredImage} from '../../sandbox/image_builder';
 
 const PROJECT = 'pushrun-launch';
 const C1 = 'us-central1-docker.pkg.dev/acme/ml';

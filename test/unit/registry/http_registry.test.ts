@@ -11,7 +11,8 @@ import {parseImageRef} from '../../../shared/image_ref';
 import {parseChallenge} from '../../../shared/registry/auth';
 import {DigestCache} from '../../../shared/registry/cache';
 import {makeRegistry, RegistryError} from '../../../shared/registry';
-import {buildImage, sha256} from '../../../sandbox/images';
+import {buildImage} from '../../../sandbox/images';
+import {sha256} from '../../../sandbox/image_builder';
 import {parseSettings} from '../../../shared/settings';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

@@ -12,7 +12,7 @@ import {
   makeTar,
   zstdRawFrame,
   zstdSkippableFrame,
-} from '../../../sandbox/images';
+} from '../../../sandbox/image_builder';
 
 // zlib compresses zstd from Node 22.15 on; before that a zstd layer cannot be opened.
 const zstd = (zlib as unknown as {zstdCompressSync?: (b: Buffer) => Buffer})

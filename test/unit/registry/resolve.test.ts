@@ -2,12 +2,12 @@ import * as assert from 'node:assert';
 import {parseManifest} from '../../../shared/registry/manifest';
 import type {ContentStore} from '../../../shared/registry';
 import {resolveImage} from '../../../shared/registry/resolve';
+import {type BuiltImage} from '../../../sandbox/images';
 import {
   buildAttestedIndex,
   buildLayeredImage,
   sha256,
-  type BuiltImage,
-} from '../../../sandbox/images';
+} from '../../../sandbox/image_builder';
 
 /** A content store over built images, from memory. */
 function storeOf(top: BuiltImage): ContentStore {
