@@ -11,6 +11,7 @@ import type {
 } from '../../shared/batch/jobs';
 import {makeLogger, type Logger} from '../../shared/log';
 import type {RunRecord} from '../../shared/runs/record';
+import type {BuiltImage} from '../../sandbox/images';
 
 /** The full name of job `id` in project p, us-central1. */
 export const jobNameOf = (id: string, project = 'p') =>
@@ -118,3 +119,49 @@ export function recordingLogger(): Logger & {lines: Record<string, unknown>[]} {
   const logger = makeLogger(line => lines.push(JSON.parse(line)));
   return Object.assign(logger, {lines});
 }
+
+/**
+ * A fetch that serves one built image like a registry, answers every request with `status`,
+ * or, with status `'unreachable'`, fails the way fetch does when nothing listens.
+ */
+export function servedFetch(
+  image: BuiltImage,
+  status?: number | 'unreachable',
+): typeof fetch {
+  const blobs = new Map(image.blobs.map(b => [b.digest, b.bytes]));
+  return (async (input: string | URL | Request) => {
+    if (status === 'unreachable') {
+      throw Object.assign(new TypeError('fetch failed'), {
+        cause: Object.assign(new Error('connect ECONNREFUSED'), {
+          code: 'ECONNREFUSED',
+        }),
+      });
+    }
+    if (status) return new Response('', {status});
+    const url = String(input instanceof Request ? input.url : input);
+    const m = /\/v2\/.+\/(manifests|blobs)\/(.+)$/.exec(url);
+    if (m?.[1] === 'manifests' && m[2] === image.digest) {
+      return new Response(image.manifest, {
+        headers: {
+          'content-type': image.mediaType,
+          'docker-content-digest': image.digest,
+        },
+      });
+    }
+    const blob = m?.[1] === 'blobs' ? blobs.get(m[2]) : undefined;
+    return blob ? new Response(blob) : new Response('', {status: 404});
+  }) as typeof fetch;
+}
+
+/** The answer of a Batch that creates every job it is asked for, QUEUED. */
+export const createdJob = (req: CreateJobRequest): CreateJobOutcome => ({
+  created: true,
+  job: {
+    name: `${req.parent}/jobs/${req.jobId}`,
+    uid: 'u',
+    state: 'QUEUED',
+    labels: {},
+    statusEvents: [],
+    taskCounts: {},
+  },
+});

@@ -1,11 +1,12 @@
 import * as assert from 'node:assert';
-import {recordingLogger} from '../support/fixtures';
+import {
+  FakeBatchJobs,
+  createdJob,
+  recordingLogger,
+  servedFetch,
+} from '../support/fixtures';
 import * as sinon from 'sinon';
-import type {
-  BatchJobs,
-  CreateJobOutcome,
-  CreateJobRequest,
-} from '../../shared/batch/jobs';
+import type {CreateJobOutcome, CreateJobRequest} from '../../shared/batch/jobs';
 import {parseConfig} from '../../shared/config';
 import {PermanentError, TransientError} from '../../shared/errors';
 import type {ImagePush} from '../../shared/events';
@@ -31,68 +32,6 @@ mappings:
     job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["b"]}}]}}]}
 `;
 
-/**
- * A fetch that serves one built image like a registry, answers every request with `status`,
- * or, with status `'unreachable'`, fails the way fetch does when nothing listens.
- */
-function servedFetch(
-  image: BuiltImage,
-  status?: number | 'unreachable',
-): typeof fetch {
-  const blobs = new Map(image.blobs.map(b => [b.digest, b.bytes]));
-  return (async (input: string | URL | Request) => {
-    if (status === 'unreachable') {
-      throw Object.assign(new TypeError('fetch failed'), {
-        cause: Object.assign(new Error('connect ECONNREFUSED'), {
-          code: 'ECONNREFUSED',
-        }),
-      });
-    }
-    if (status) return new Response('', {status});
-    const url = String(input instanceof Request ? input.url : input);
-    const m = /\/v2\/.+\/(manifests|blobs)\/(.+)$/.exec(url);
-    if (m?.[1] === 'manifests' && m[2] === image.digest) {
-      return new Response(image.manifest, {
-        headers: {
-          'content-type': image.mediaType,
-          'docker-content-digest': image.digest,
-        },
-      });
-    }
-    const blob = m?.[1] === 'blobs' ? blobs.get(m[2]) : undefined;
-    return blob ? new Response(blob) : new Response('', {status: 404});
-  }) as typeof fetch;
-}
-
-/** A BatchJobs that records each request and answers from `answer`. */
-function recordingBatch(
-  answer: (req: CreateJobRequest) => CreateJobOutcome | Error,
-) {
-  const requests: CreateJobRequest[] = [];
-  const batch: BatchJobs = {
-    async createJob(req) {
-      requests.push(req);
-      const a = answer(req);
-      if (a instanceof Error) throw a;
-      return a;
-    },
-    getJob: sinon.fake.resolves(undefined),
-  };
-  return {batch, requests};
-}
-
-const created = (req: CreateJobRequest): CreateJobOutcome => ({
-  created: true,
-  job: {
-    name: `${req.parent}/jobs/${req.jobId}`,
-    uid: 'u',
-    state: 'QUEUED',
-    labels: {},
-    statusEvents: [],
-    taskCounts: {},
-  },
-});
-
 describe('launchRuns', () => {
   let clean: BuiltImage;
   let dup: BuiltImage;
@@ -110,7 +49,8 @@ describe('launchRuns', () => {
       answer?: (r: CreateJobRequest) => CreateJobOutcome | Error;
     } = {},
   ) {
-    const {batch, requests} = recordingBatch(opts.answer ?? created);
+    const batch = new FakeBatchJobs({answer: opts.answer ?? createdJob});
+    const requests = batch.created;
     const notified: RunRecord[] = [];
     const notifier: Notifier = {
       notifyRun: sinon.fake(async (r: RunRecord) => void notified.push(r)),
@@ -206,7 +146,7 @@ describe('launchRuns', () => {
           fail = false;
           return new TransientError('UNAVAILABLE');
         }
-        return created(r);
+        return createdJob(r);
       },
     });
     const deps = {...t.deps, inFlight: new Map<string, Promise<unknown>>()};
@@ -227,7 +167,7 @@ describe('launchRuns', () => {
       answer: r =>
         t.requests.filter(x => x.jobId === r.jobId).length > 1
           ? {created: false, alreadyExists: true}
-          : created(r),
+          : createdJob(r),
     });
     await launchRuns(t.push, t.deps);
     const again = await launchRuns({...t.push, tag: 'latest'}, t.deps);
@@ -277,7 +217,7 @@ describe('launchRuns', () => {
       answer: r =>
         r.jobId.startsWith('alpha')
           ? new TransientError('UNAVAILABLE')
-          : created(r),
+          : createdJob(r),
     });
     await assert.rejects(launchRuns(t.push, t.deps), TransientError);
     assert.deepStrictEqual(t.requests.map(r => r.jobId.split('-')[0]).sort(), [
@@ -297,7 +237,9 @@ describe('launchRuns', () => {
   it('an unclassified Batch fault is retried as a TransientError', async () => {
     const t = setup(clean, {
       answer: r =>
-        r.jobId.startsWith('beta') ? new Error('socket hang up') : created(r),
+        r.jobId.startsWith('beta')
+          ? new Error('socket hang up')
+          : createdJob(r),
     });
     await assert.rejects(launchRuns(t.push, t.deps), (e: Error) => {
       assert.ok(e instanceof TransientError, e.name);
@@ -312,7 +254,7 @@ describe('launchRuns', () => {
       answer: r =>
         r.jobId.startsWith('alpha')
           ? new PermanentError('INVALID_ARGUMENT')
-          : created(r),
+          : createdJob(r),
     });
     const outcomes = await launchRuns(t.push, t.deps);
     assert.deepStrictEqual(outcomes.map(o => o.kind).sort(), [
