@@ -1,14 +1,10 @@
 /**
  * The launch path's speed, against baselines measured in the same run.
- * (a) Cold: from spawning a fresh `functions-framework --target=onImagePush` to the first
- *     CreateJob the Batch stand-in receives (the event is posted as soon as the port accepts),
- *     against the wall time of `node -e "require('@google-cloud/batch')"`.
+ * (a) Cold: see bench/cold.ts.
  * (b) Warm: `launchRuns` handler time over many pushes against the local registry, the
  *     stand-in and the Firestore emulator, against the floor a launch cannot go below: the
  *     same registry GETs, one CreateJob and one Firestore `create()` of a small document.
  */
-import {spawn, spawnSync} from 'node:child_process';
-import * as path from 'node:path';
 import {makeBatchJobs} from '../shared/batch/client';
 import {inspectImage} from '../shared/check';
 import {parseConfig} from '../shared/config';
@@ -21,25 +17,18 @@ import {planPush} from '../shared/plan';
 import {DigestCache, makeRegistry, type Registry} from '../shared/registry';
 import {makeFirestore} from '../shared/runs/firestore_store';
 import {startStack, type Stack} from '../sandbox/stack';
-import {
-  freePort,
-  postPubsubCloudEvent,
-  repoRoot,
-  waitForPort,
-} from '../sandbox/functions';
+import {benchCold} from './cold';
 import {pushBuiltImage} from '../sandbox/images';
 import {buildLayeredImage} from '../sandbox/image_builder';
 import {floorGets} from './check';
-import {median, percentile, printTable, timed} from './stats';
+import {percentile, printTable, timed} from './stats';
 import {parseSettings} from '../shared/settings';
 
 const PROJECT = 'pushrun-bench';
 const REPO = 'acme/bench/app';
 const IMAGE = `us-central1-docker.pkg.dev/${REPO}`;
-const COLD_RUNS = 5;
 const WARM_IMAGES = 10;
 const WARM_MAPPINGS = 50; // WARM_IMAGES × WARM_MAPPINGS events, each a distinct job id
-const COLD_TARGET = 1.3;
 const WARM_TARGET = 1.2;
 
 /** One mapping named `name` over the bench image: a single container job. */
@@ -75,119 +64,6 @@ async function distinctImages(
   return digests;
 }
 
-const elapsedMs = (since: bigint) =>
-  Number(process.hrtime.bigint() - since) / 1e6;
-
-/**
- * One cold start: spawn functions-framework, poll its port, post the push, and wait for the
- * stand-in to receive the CreateJob. Resolves to [spawn → listening, spawn → CreateJob] in ms.
- */
-async function coldStart(
-  stack: Stack,
-  bin: string,
-  digest: string,
-): Promise<[number, number]> {
-  const jobId = `bench-${digest.slice(7, 19)}`;
-  const port = await freePort();
-  const received = () =>
-    stack.standin.requests.some(
-      r => r.method === 'CreateJob' && r.request.jobId === jobId,
-    );
-  const t0 = process.hrtime.bigint();
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      '--target=onImagePush',
-      '--signature-type=cloudevent',
-      `--port=${port}`,
-      `--source=${repoRoot()}`,
-    ],
-    {
-      cwd: repoRoot(),
-      env: {...process.env, ...stack.env},
-      stdio: 'ignore',
-    },
-  );
-  try {
-    await waitForPort(port, 30_000, child);
-    const listening = elapsedMs(t0);
-    let seenAt: number | undefined;
-    // Poll the stand-in while the event is in flight: the handler answers only after it has
-    // also written the run record, which is not part of "time to the first CreateJob".
-    const poll = setInterval(() => {
-      if (seenAt === undefined && received()) seenAt = elapsedMs(t0);
-    }, 1);
-    try {
-      await postPubsubCloudEvent(`http://127.0.0.1:${port}`, {
-        data: JSON.stringify({action: 'INSERT', digest: `${IMAGE}@${digest}`}),
-      });
-    } finally {
-      clearInterval(poll);
-    }
-    seenAt ??= received() ? elapsedMs(t0) : undefined;
-    if (seenAt === undefined) throw new Error(`no CreateJob for ${jobId}`);
-    return [listening, seenAt];
-  } finally {
-    if (child.exitCode === null) {
-      const exited = new Promise(r => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-  }
-}
-
-async function benchCold(stack: Stack): Promise<void> {
-  const root = repoRoot();
-  // The package exports only its index; the CLI's main.js sits beside it.
-  const bin = path.join(
-    path.dirname(
-      require.resolve('@google-cloud/functions-framework', {paths: [root]}),
-    ),
-    'main.js',
-  );
-  const digests = await distinctImages(COLD_RUNS, 0, stack.registry.baseUrl);
-  const baseline: number[] = [];
-  const listening: number[] = [];
-  const cold: number[] = [];
-  // Interleaved, so both see the same machine load.
-  for (const digest of digests) {
-    const t = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [
-      '-e',
-      "require('@google-cloud/batch')",
-    ]);
-    if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
-    baseline.push(elapsedMs(t));
-    const [l, c] = await coldStart(stack, bin, digest);
-    listening.push(l);
-    cold.push(c);
-  }
-  printTable(
-    ['cold start', 'median ms', 'runs'],
-    [
-      [
-        'node -e "require(\'@google-cloud/batch\')" (baseline)',
-        median(baseline).toFixed(0),
-        String(COLD_RUNS),
-      ],
-      [
-        'spawn functions-framework → port accepts',
-        median(listening).toFixed(0),
-        String(COLD_RUNS),
-      ],
-      [
-        'spawn functions-framework → first CreateJob',
-        median(cold).toFixed(0),
-        String(COLD_RUNS),
-      ],
-    ],
-  );
-  console.log(
-    `ratio: ${(median(cold) / median(baseline)).toFixed(2)}× (target ≤ ${COLD_TARGET}×)`,
-  );
-}
-
 /** A config holding the one bench mapping `name`. */
 function configWithMapping(name: string): PushrunConfig {
   const parsed = parseConfig(
@@ -201,7 +77,8 @@ function configWithMapping(name: string): PushrunConfig {
 async function benchWarm(stack: Stack): Promise<void> {
   const digests = await distinctImages(
     WARM_IMAGES,
-    COLD_RUNS,
+    // Past the images the cold starts pushed.
+    100,
     stack.registry.baseUrl,
   );
   const configs = Array.from({length: WARM_MAPPINGS}, (_, k) =>
@@ -315,7 +192,9 @@ export async function benchLaunch(): Promise<void> {
     return;
   }
   try {
-    await benchCold(stack);
+    await benchCold(stack, (n, offset) =>
+      distinctImages(n, offset, stack.registry.baseUrl),
+    );
     await benchWarm(stack);
   } finally {
     await stack.stop();
