@@ -206,14 +206,37 @@ function launchOne(
   // this instance has launched: no CreateJob, only what the message adds to the record.
   const jobKey = `job ${jobId}`;
   const sameJob = launches.get(jobKey) as Promise<LaunchOutcome> | undefined;
-  const launch = sameJob
-    ? sameJob.then(
-        () => launchOneNow(push, plan, deps, {jobKnown: true}),
-        () => launchOneNow(push, plan, deps),
-      )
-    : launchOneNow(push, plan, deps);
+  const aboard = sameJob && riders.get(sameJob);
+  let launch: Promise<LaunchOutcome>;
+  if (aboard && !aboard.sealed) {
+    // That launch has not written its record yet: it takes this message's tag and index
+    // along, so a burst of one push's messages costs one record write, not one each.
+    aboard.pushes.push(push);
+    launch = sameJob!.then(
+      o => {
+        deps.log.info('job exists already: its launch recorded this message', {
+          eventId: push.eventId,
+          mapping: o.mapping,
+          digest: plan.digest,
+          jobId,
+          decision: 'exists',
+        });
+        return o.kind === 'launched' ? {...o, kind: 'exists'} : o;
+      },
+      () => launchOneNow(push, plan, deps),
+    );
+  } else if (sameJob) {
+    launch = sameJob.then(
+      () => launchOneNow(push, plan, deps, {jobKnown: true}),
+      () => launchOneNow(push, plan, deps),
+    );
+  } else {
+    const aboard: Riders = {pushes: [], sealed: false};
+    launch = launchOneNow(push, plan, deps, {riders: aboard});
+    riders.set(launch, aboard);
+    launches.set(jobKey, launch);
+  }
   launches.set(key, launch);
-  if (!sameJob) launches.set(jobKey, launch);
   launch.then(
     () => {
       // Remembered, not kept forever: the oldest launches go first.
@@ -231,11 +254,19 @@ function launchOne(
 /** How many finished launches an instance remembers, to answer a redelivery without work. */
 const REMEMBERED_LAUNCHES = 2000;
 
+/** Other messages of a push that a launch under way records with its own, until it writes. */
+interface Riders {
+  readonly pushes: ImagePush[];
+  /** Set when the launch builds its record: later messages write for themselves. */
+  sealed: boolean;
+}
+const riders = new WeakMap<Promise<unknown>, Riders>();
+
 async function launchOneNow(
   push: ImagePush,
   plan: PlannedRun,
   deps: LaunchDeps,
-  opts: {jobKnown?: boolean} = {},
+  opts: {jobKnown?: boolean; riders?: Riders} = {},
 ): Promise<LaunchOutcome> {
   const mapping = plan.mapping.name;
   const ids = {
@@ -265,12 +296,19 @@ async function launchOneNow(
   const outcome: CreateJobOutcome = opts.jobKnown
     ? {created: false, alreadyExists: true}
     : await deps.batch.createJob(request);
-  const record = launchedRecord(push, plan, {
+  const facts = {
     project: deps.project,
     now: deps.now(),
     streaming,
     ...(outcome.created && {jobUid: outcome.job.uid}),
-  });
+  };
+  let record = launchedRecord(push, plan, facts);
+  if (opts.riders) {
+    opts.riders.sealed = true;
+    for (const p of opts.riders.pushes)
+      record =
+        mergeRecord(record, launchedRecord(p, plan, facts)).record ?? record;
+  }
   // One create() writes the record of a new launch; a record already there (another message
   // of the push, or one the recorder rebuilt from the job) is merged under a precondition.
   // A message that names no tag and no index adds nothing to the record of a known job.

@@ -179,6 +179,33 @@ describe('launchRuns', () => {
     assert.deepStrictEqual([...record.tags].sort(), ['latest', 'v1']);
   });
 
+  it('messages of one push that arrive while its launch is under way ride along: one CreateJob, one record write', async () => {
+    const t = setup(clean);
+    const deps = {...t.deps, inFlight: new Map<string, Promise<unknown>>()};
+    const create = sinon.spy(t.store, 'create');
+    const patch = sinon.spy(t.store, 'patch');
+    const tags = ['v1', 'v2', 'latest', undefined];
+    const all = await Promise.all(
+      tags.map(tag => launchRuns({...t.push, tag}, deps)),
+    );
+    const alpha = all.map(o => o.find(x => x.mapping === 'alpha')!.kind);
+    assert.deepStrictEqual(alpha, ['launched', 'exists', 'exists', 'exists']);
+    const id = `alpha-${clean.digest.slice(7, 19)}`;
+    assert.strictEqual(t.requests.filter(r => r.jobId === id).length, 1);
+    assert.deepStrictEqual([...t.store.records.get(id)!.tags].sort(), [
+      'latest',
+      'v1',
+      'v2',
+    ]);
+    assert.strictEqual(create.args.filter(([r]) => r.id === id).length, 1);
+    assert.strictEqual(patch.args.filter(([i]) => i === id).length, 0);
+    // Once the record is written, a later message writes what it adds itself.
+    await launchRuns({...t.push, tag: 'v3'}, deps);
+    assert.strictEqual(patch.args.filter(([i]) => i === id).length, 1);
+    assert.ok(t.store.records.get(id)!.tags.includes('v3'));
+    assert.strictEqual(t.requests.filter(r => r.jobId === id).length, 1);
+  });
+
   const failures: {
     name: string;
     status: number | 'unreachable';
