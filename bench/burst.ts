@@ -11,6 +11,8 @@ import {postPubsubCloudEvent} from '../sandbox/functions';
 import {pushBuiltImage} from '../sandbox/images';
 import {buildLayeredImage} from '../sandbox/image_builder';
 import {percentile, printTable, timed} from './stats';
+import {makeFirestore} from '../shared/runs/firestore_store';
+import {parseSettings} from '../shared/settings';
 
 const PROJECT = 'pushrun-burst';
 const REPO = 'acme/bench/burst';
@@ -137,12 +139,43 @@ async function burst(stack: Stack): Promise<void> {
         `${percentile(ms, 50).toFixed(1)} / ${percentile(ms, 99).toFixed(1)}`,
       ]),
       ['p99 / p50', `${(p99 / p50).toFixed(2)} (target ≤ ${RATIO_TARGET})`],
+      ...(await emulatorFloor(stack)),
       [
         'serving process RSS, before → peak',
         `${before.toFixed(1)} → ${peak.toFixed(1)} MB: +${(peak - before).toFixed(1)} MB (target ≤ +${RSS_TARGET_MB} MB)`,
       ],
     ],
   );
+}
+
+/**
+ * The Firestore emulator's own tail at this concurrency: as many small create()s as there are
+ * deliveries, from this process, CONCURRENCY at a time. Rows for the table.
+ */
+async function emulatorFloor(stack: Stack): Promise<string[][]> {
+  const db = makeFirestore(parseSettings(stack.env));
+  const col = db.collection('pushrun-bench-floor');
+  const ms: number[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < PUSHES * 5) {
+      const i = next++;
+      const [, t] = await timed(() =>
+        col.doc(`floor-${i}`).create({n: i, at: new Date()}),
+      );
+      ms.push(t);
+    }
+  };
+  await Promise.all(Array.from({length: CONCURRENCY}, worker));
+  await db.terminate();
+  const p50 = percentile(ms, 50);
+  const p99 = percentile(ms, 99);
+  return [
+    [
+      `floor: ${ms.length} Firestore create() alone, ${CONCURRENCY} at a time, p50 / p99 ms`,
+      `${p50.toFixed(1)} / ${p99.toFixed(1)} (p99 / p50 ${(p99 / p50).toFixed(2)})`,
+    ],
+  ];
 }
 
 /** Prints the burst figures. */
