@@ -163,6 +163,57 @@ describe('buildCreateJobRequest', () => {
     });
   });
 
+  it("puts the same labels on the VMs, kept beside the template's own unless they collide", () => {
+    const cases = [
+      {
+        name: 'no allocationPolicy in the template',
+        policy: '',
+        want: {},
+        wantInstances: undefined,
+      },
+      {
+        name: 'labels of its own, one a pushrun key',
+        policy:
+          '      allocationPolicy:\n        instances: [{policy: {machineType: e2-standard-4}}]\n        labels: {cost-center: ml, pushrun-mapping: mine}\n',
+        want: {'cost-center': 'ml'},
+        wantInstances: [{policy: {machineType: 'e2-standard-4'}}],
+      },
+    ];
+    for (const c of cases) {
+      const {config, errors} = parseConfig(
+        `mappings:\n  - name: trainer\n    match: {image: ${IMAGE}}\n    job:\n      taskGroups: [{taskSpec: {runnables: [{container: {commands: [run]}}]}}]\n${c.policy}`,
+        'pushrun.yaml',
+      );
+      assert.deepStrictEqual(errors, [], c.name);
+      const request = buildCreateJobRequest({
+        mapping: config!.mappings[0],
+        config: config!,
+        ref: parseImageRef(PINNED),
+        verdict: {streamable: true, reasons: []},
+        project: 'my-project',
+        region: 'us-central1',
+      });
+      const json = jobToProto3JSON(request.job) as unknown as {
+        allocationPolicy: {labels: Record<string, string>; instances?: unknown};
+      };
+      assert.deepStrictEqual(
+        json.allocationPolicy.labels,
+        {
+          ...c.want,
+          'pushrun-mapping': 'trainer',
+          'pushrun-digest': HEX.slice(0, 32),
+          'pushrun-streaming': 'true',
+        },
+        c.name,
+      );
+      assert.deepStrictEqual(
+        json.allocationPolicy.instances,
+        c.wantInstances,
+        c.name,
+      );
+    }
+  });
+
   it("adds the JOB_STATE_CHANGED notification and keeps the template's, even on its topic", () => {
     const {json} = build('auto', true);
     assert.deepStrictEqual(json.notifications, [
