@@ -77,6 +77,7 @@ function recordingBatch(
       return a;
     },
     getJob: sinon.fake.resolves(undefined),
+    cancelJob: sinon.fake.resolves('not-found'),
   };
   return {batch, requests};
 }
