@@ -21,6 +21,7 @@ import {
   skippedRecord,
 } from './runs/launch_record';
 import type {Deps} from './deps';
+import {supersedeOlderRuns} from './supersede';
 
 /** What the launch path needs; `Deps` from shared/deps.ts fits. */
 export type LaunchDeps = Pick<
@@ -305,5 +306,9 @@ async function launchOneNow(
       reasons,
     },
   );
+  // A redelivery comes here too (its job exists), to finish what a failed cancel left; a job
+  // this instance launched for an earlier message of the push has superseded already.
+  if (!opts.jobKnown)
+    await supersedeOlderRuns(request.jobId, plan.mapping.supersede, deps);
   return {kind, mapping, jobId: request.jobId, streaming};
 }

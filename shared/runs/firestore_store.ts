@@ -144,6 +144,7 @@ export class FirestoreRunStore implements RunStore {
       q = q.where('mapping', '==', query.mapping);
     if (query.image !== undefined) q = q.where('image', '==', query.image);
     if (query.state !== undefined) q = q.where('state', '==', query.state);
+    if (query.open) q = q.where('open', '==', true);
     if (query.openOlderThan !== undefined) {
       q = q
         .where('open', '==', true)

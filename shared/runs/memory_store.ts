@@ -51,6 +51,7 @@ export class MemoryRunStore implements RunStore {
           (query.mapping === undefined || r.mapping === query.mapping) &&
           (query.image === undefined || r.image === query.image) &&
           (query.state === undefined || r.state === query.state) &&
+          (!query.open || isOpenRun(r)) &&
           (query.openOlderThan === undefined ||
             (isOpenRun(r) && r.createdAt < query.openOlderThan)),
       )

@@ -22,6 +22,11 @@ export interface RunQuery {
   readonly limit?: number;
   /** Only open runs (see `isOpenRun`) created before this time. */
   readonly openOlderThan?: Date;
+  /**
+   * Only open runs: an equality filter alone, so with `mapping` and `image` Firestore merges
+   * the single-filter indexes deploy.sh makes and needs no index of its own.
+   */
+  readonly open?: true;
 }
 
 /** A page of open runs, oldest first; pass the last record of a page as `after` for the next. */
