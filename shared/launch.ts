@@ -9,7 +9,8 @@ import {PermanentError, TransientError, errorMessage} from './errors';
 import type {ImagePush} from './events';
 import {imageName} from './image_ref';
 import {inspectImage} from './check';
-import {planPush, type PlannedRun} from './plan';
+import {limitedPlan, releaseLaunch, reserveLaunch} from './limits';
+import {planPush, type PlannedRun, type SkipPlan} from './plan';
 import type {ImageFacts} from './verdict';
 import type {CreateJobOutcome} from './batch/jobs';
 import {RegistryError} from './registry';
@@ -247,25 +248,37 @@ async function launchOneNow(
     mapping,
   };
   const reasons = plan.verdict.reasons.map(r => r.code);
-  if (plan.kind === 'skip') {
-    const {reason} = plan.skip;
-    const record = skippedRecord(push, plan, deps.now());
+  const skipRun = async (skip: SkipPlan): Promise<LaunchOutcome> => {
+    const {code, reason} = skip.skip;
+    const record = skippedRecord(push, skip, deps.now());
     await deps.store.update(record.id, current => mergeRecord(current, record));
     await finishAndNotify(record.id, deps);
     deps.log.info(`run skipped: ${reason}`, {
       ...ids,
       runId: record.id,
       decision: 'skipped',
+      skipCode: code,
       reasons,
     });
     return {kind: 'skipped', mapping, reason};
-  }
+  };
+  if (plan.kind === 'skip') return skipRun(plan);
 
   const {request} = plan;
   const streaming = jobStreams(request.job);
+  // A job this instance launched for another message of the push was reserved then.
+  const reservation = opts.jobKnown
+    ? undefined
+    : await reserveLaunch(plan, deps);
+  if (reservation?.kind === 'over')
+    return skipRun(limitedPlan(plan, reservation.over));
   const outcome: CreateJobOutcome = opts.jobKnown
     ? {created: false, alreadyExists: true}
-    : await deps.batch.createJob(request);
+    : await deps.batch.createJob(request).catch(async (e: unknown) => {
+        // Refused for good: the launch never happens, so it counts for nothing.
+        if (e instanceof PermanentError) await releaseLaunch(plan, deps);
+        throw e;
+      });
   const record = launchedRecord(push, plan, {
     project: deps.project,
     now: deps.now(),

@@ -6,6 +6,12 @@
 import type {DocumentData, Firestore, Query} from '@google-cloud/firestore';
 import {TransientError, errorMessage} from '../errors';
 import type {Settings} from '../settings';
+import {
+  LIMITS_COLLECTION,
+  type CounterMutation,
+  type LaunchCounter,
+  type ReadRuns,
+} from './launch_counter';
 import {RunRecord} from './record';
 import {
   DEFAULT_LIST_LIMIT,
@@ -25,6 +31,8 @@ const PERMANENT_CODES = new Set([3, 5, 7, 9, 11, 12, 16]); // INVALID_ARGUMENT, 
 
 // Duplicate deliveries contend on one document; the client's default of 5 attempts is tight.
 const TRANSACTION_ATTEMPTS = 10;
+// Every push of a mapping with limits meets on its counter: a burst of pushes needs more.
+const COUNTER_ATTEMPTS = 50;
 
 /**
  * A Firestore-backed RunStore. The client is created on first use; `FIRESTORE_EMULATOR_HOST`
@@ -155,6 +163,40 @@ export class FirestoreRunStore implements RunStore {
       return (await q.get()).docs.map(d => fromDoc(d.data()));
     } catch (e) {
       throw classify('list', e);
+    }
+  }
+
+  async updateLaunchCounter<T>(
+    mapping: string,
+    fn: (
+      counter: LaunchCounter | undefined,
+      readRuns: ReadRuns,
+    ) => Promise<CounterMutation<T>>,
+  ): Promise<T> {
+    const runs = this.collection;
+    const db = runs.firestore;
+    const ref = db.collection(LIMITS_COLLECTION).doc(mapping);
+    try {
+      return await db.runTransaction(
+        async tx => {
+          const snap = await tx.get(ref);
+          const readRuns: ReadRuns = async ids =>
+            ids.length === 0
+              ? []
+              : (await tx.getAll(...ids.map(id => runs.doc(id)))).map(d =>
+                  d.exists ? fromDoc(d.data()!) : undefined,
+                );
+          const counter = snap.exists
+            ? (toDates(snap.data()) as LaunchCounter)
+            : undefined;
+          const m = await fn(counter, readRuns);
+          if (m.changed && m.counter) tx.set(ref, {...m.counter});
+          return m.result;
+        },
+        {maxAttempts: COUNTER_ATTEMPTS},
+      );
+    } catch (e) {
+      throw classify('updateLaunchCounter', e);
     }
   }
 

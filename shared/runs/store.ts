@@ -1,4 +1,5 @@
 /** Where run records live: a small interface with a Firestore adapter and an in-memory one. */
+import type {CounterMutation, LaunchCounter, ReadRuns} from './launch_counter';
 import {RunRecord, RunState, isFinalRunState} from './record';
 
 /** The Firestore collection of run records (DESIGN.md). */
@@ -63,6 +64,18 @@ export interface RunStore {
   list(query?: RunQuery): Promise<RunRecord[]>;
   /** Open runs created before `olderThan`, oldest first, one page at a time. */
   listOpen(query: OpenRunQuery): Promise<RunRecord[]>;
+  /**
+   * Reads the launch counter of `mapping`, calls `fn` (which may read run records through its
+   * second argument) and writes the counter it returns when `changed`, all in one transaction.
+   * `fn` may run more than once (contention), so it must not act outside the store.
+   */
+  updateLaunchCounter<T>(
+    mapping: string,
+    fn: (
+      counter: LaunchCounter | undefined,
+      readRuns: ReadRuns,
+    ) => Promise<CounterMutation<T>>,
+  ): Promise<T>;
 }
 
 /**
