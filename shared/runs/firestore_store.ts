@@ -7,6 +7,7 @@ import type {DocumentData, Firestore, Query} from '@google-cloud/firestore';
 import {TransientError, errorMessage} from '../errors';
 import type {Settings} from '../settings';
 import {
+  inTurn,
   LIMITS_COLLECTION,
   type CounterMutation,
   type LaunchCounter,
@@ -31,7 +32,7 @@ const PERMANENT_CODES = new Set([3, 5, 7, 9, 11, 12, 16]); // INVALID_ARGUMENT, 
 
 // Duplicate deliveries contend on one document; the client's default of 5 attempts is tight.
 const TRANSACTION_ATTEMPTS = 10;
-// Every push of a mapping with limits meets on its counter: a burst of pushes needs more.
+// Every push of a mapping with limits meets on its counter: a burst needs more attempts.
 const COUNTER_ATTEMPTS = 50;
 
 /**
@@ -63,6 +64,7 @@ export function makeFirestore(settings: FirestoreSettings): Firestore {
 /** A RunStore over a Firestore client made lazily, once, by `connect`. */
 export class FirestoreRunStore implements RunStore {
   private db?: Firestore;
+  private readonly counterTurns = new Map<string, Promise<unknown>>();
 
   constructor(private readonly connect: () => Firestore) {}
 
@@ -166,38 +168,41 @@ export class FirestoreRunStore implements RunStore {
     }
   }
 
-  async updateLaunchCounter<T>(
+  updateLaunchCounter<T>(
     mapping: string,
     fn: (
       counter: LaunchCounter | undefined,
       readRuns: ReadRuns,
     ) => Promise<CounterMutation<T>>,
   ): Promise<T> {
-    const runs = this.collection;
-    const db = runs.firestore;
-    const ref = db.collection(LIMITS_COLLECTION).doc(mapping);
-    try {
-      return await db.runTransaction(
-        async tx => {
-          const snap = await tx.get(ref);
-          const readRuns: ReadRuns = async ids =>
-            ids.length === 0
-              ? []
-              : (await tx.getAll(...ids.map(id => runs.doc(id)))).map(d =>
-                  d.exists ? fromDoc(d.data()!) : undefined,
-                );
-          const counter = snap.exists
-            ? (toDates(snap.data()) as LaunchCounter)
-            : undefined;
-          const m = await fn(counter, readRuns);
-          if (m.changed && m.counter) tx.set(ref, {...m.counter});
-          return m.result;
-        },
-        {maxAttempts: COUNTER_ATTEMPTS},
-      );
-    } catch (e) {
-      throw classify('updateLaunchCounter', e);
-    }
+    // In turn within this instance: concurrent transactions on one document mostly abort
+    // each other, each retry after a longer pause.
+    return inTurn(this.counterTurns, mapping, async () => {
+      const runs = this.collection;
+      const ref = runs.firestore.collection(LIMITS_COLLECTION).doc(mapping);
+      try {
+        return await runs.firestore.runTransaction(
+          async tx => {
+            const snap = await tx.get(ref);
+            const readRuns: ReadRuns = async ids =>
+              ids.length === 0
+                ? []
+                : (await tx.getAll(...ids.map(id => runs.doc(id)))).map(d =>
+                    d.exists ? fromDoc(d.data()!) : undefined,
+                  );
+            const counter = snap.exists
+              ? (toDates(snap.data()) as LaunchCounter)
+              : undefined;
+            const m = await fn(counter, readRuns);
+            if (m.changed && m.counter) tx.set(ref, {...m.counter});
+            return m.result;
+          },
+          {maxAttempts: COUNTER_ATTEMPTS},
+        );
+      } catch (e) {
+        throw classify('updateLaunchCounter', e);
+      }
+    });
   }
 
   async listOpen(query: OpenRunQuery): Promise<RunRecord[]> {

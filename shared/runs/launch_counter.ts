@@ -1,6 +1,7 @@
 /**
  * The launch counter of a mapping: the launches its limits count, kept in one document per
- * mapping so a reservation is one transaction (see shared/limits.ts). Types only.
+ * mapping so a reservation is one transaction (see shared/limits.ts), and the queue that lets
+ * one instance update a counter one push at a time.
  */
 import type {RunRecord} from './record';
 
@@ -31,4 +32,23 @@ export interface CounterMutation<T> {
   readonly counter?: LaunchCounter;
   readonly changed: boolean;
   readonly result: T;
+}
+
+/**
+ * Runs `fn` after every earlier call queued under `key` has settled: one instance's pushes of a
+ * mapping take the counter in turn instead of contending for it (transactions still decide
+ * between instances).
+ */
+export function inTurn<T>(
+  queues: Map<string, Promise<unknown>>,
+  key: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const turn = (queues.get(key) ?? Promise.resolve()).then(fn);
+  const tail = turn.catch(() => undefined);
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  return turn;
 }

@@ -1,5 +1,10 @@
 /** An in-memory RunStore, for unit tests and the sandbox without gcloud. */
-import type {CounterMutation, LaunchCounter, ReadRuns} from './launch_counter';
+import {
+  inTurn,
+  type CounterMutation,
+  type LaunchCounter,
+  type ReadRuns,
+} from './launch_counter';
 import {RunRecord} from './record';
 import {
   DEFAULT_LIST_LIMIT,
@@ -16,7 +21,7 @@ export class MemoryRunStore implements RunStore {
   /** Launch counters by mapping. */
   readonly counters = new Map<string, LaunchCounter>();
   // One counter update at a time per mapping, as a transaction would have it.
-  private readonly counterLocks = new Map<string, Promise<unknown>>();
+  private readonly counterTurns = new Map<string, Promise<unknown>>();
 
   async create(record: RunRecord): Promise<boolean> {
     if (this.records.has(record.id)) return false;
@@ -72,22 +77,15 @@ export class MemoryRunStore implements RunStore {
       readRuns: ReadRuns,
     ) => Promise<CounterMutation<T>>,
   ): Promise<T> {
-    const turn = (this.counterLocks.get(mapping) ?? Promise.resolve()).then(
-      async () => {
-        const current = this.counters.get(mapping);
-        const m = await fn(current && structuredClone(current), async ids =>
-          ids.map(id => this.records.get(id)).map(r => r && structuredClone(r)),
-        );
-        if (m.changed && m.counter)
-          this.counters.set(mapping, structuredClone(m.counter));
-        return m.result;
-      },
-    );
-    this.counterLocks.set(
-      mapping,
-      turn.catch(() => undefined),
-    );
-    return turn;
+    return inTurn(this.counterTurns, mapping, async () => {
+      const current = this.counters.get(mapping);
+      const m = await fn(current && structuredClone(current), async ids =>
+        ids.map(id => this.records.get(id)).map(r => r && structuredClone(r)),
+      );
+      if (m.changed && m.counter)
+        this.counters.set(mapping, structuredClone(m.counter));
+      return m.result;
+    });
   }
 
   async listOpen(query: OpenRunQuery): Promise<RunRecord[]> {
