@@ -9,7 +9,7 @@ import type {Settings} from '../settings';
 import {
   inTurn,
   LIMITS_COLLECTION,
-  type CounterMutation,
+  type CounterUpdate,
   type LaunchCounter,
   type ReadRuns,
 } from './launch_counter';
@@ -168,13 +168,7 @@ export class FirestoreRunStore implements RunStore {
     }
   }
 
-  updateLaunchCounter<T>(
-    mapping: string,
-    fn: (
-      counter: LaunchCounter | undefined,
-      readRuns: ReadRuns,
-    ) => Promise<CounterMutation<T>>,
-  ): Promise<T> {
+  updateLaunchCounter<T>(mapping: string, fn: CounterUpdate<T>): Promise<T> {
     // In turn within this instance: concurrent transactions on one document mostly abort
     // each other, each retry after a longer pause.
     return inTurn(this.counterTurns, mapping, async () => {

@@ -34,6 +34,12 @@ export interface CounterMutation<T> {
   readonly result: T;
 }
 
+/** A counter update: the counter as it is (and run records read in the same transaction) → what to write. */
+export type CounterUpdate<T> = (
+  counter: LaunchCounter | undefined,
+  readRuns: ReadRuns,
+) => Promise<CounterMutation<T>>;
+
 /**
  * Runs `fn` after every earlier call queued under `key` has settled: one instance's pushes of a
  * mapping take the counter in turn instead of contending for it (transactions still decide

@@ -1,10 +1,5 @@
 /** An in-memory RunStore, for unit tests and the sandbox without gcloud. */
-import {
-  inTurn,
-  type CounterMutation,
-  type LaunchCounter,
-  type ReadRuns,
-} from './launch_counter';
+import {inTurn, type CounterUpdate, type LaunchCounter} from './launch_counter';
 import {RunRecord} from './record';
 import {
   DEFAULT_LIST_LIMIT,
@@ -70,13 +65,7 @@ export class MemoryRunStore implements RunStore {
       .map(r => structuredClone(r));
   }
 
-  updateLaunchCounter<T>(
-    mapping: string,
-    fn: (
-      counter: LaunchCounter | undefined,
-      readRuns: ReadRuns,
-    ) => Promise<CounterMutation<T>>,
-  ): Promise<T> {
+  updateLaunchCounter<T>(mapping: string, fn: CounterUpdate<T>): Promise<T> {
     return inTurn(this.counterTurns, mapping, async () => {
       const current = this.counters.get(mapping);
       const m = await fn(current && structuredClone(current), async ids =>

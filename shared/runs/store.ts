@@ -1,5 +1,5 @@
 /** Where run records live: a small interface with a Firestore adapter and an in-memory one. */
-import type {CounterMutation, LaunchCounter, ReadRuns} from './launch_counter';
+import type {CounterUpdate} from './launch_counter';
 import {RunRecord, RunState, isFinalRunState} from './record';
 
 /** The Firestore collection of run records (DESIGN.md). */
@@ -69,13 +69,7 @@ export interface RunStore {
    * second argument) and writes the counter it returns when `changed`, all in one transaction.
    * `fn` may run more than once (contention), so it must not act outside the store.
    */
-  updateLaunchCounter<T>(
-    mapping: string,
-    fn: (
-      counter: LaunchCounter | undefined,
-      readRuns: ReadRuns,
-    ) => Promise<CounterMutation<T>>,
-  ): Promise<T>;
+  updateLaunchCounter<T>(mapping: string, fn: CounterUpdate<T>): Promise<T>;
 }
 
 /**

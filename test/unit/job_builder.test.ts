@@ -86,6 +86,21 @@ function build(
   return {request, json: jobToProto3JSON(request.job) as unknown as JobJson};
 }
 
+/** The job, in proto3 JSON, built from a one-mapping config for a streamable push. */
+function jobFrom(yaml: string): Record<string, unknown> {
+  const {config, errors} = parseConfig(yaml, 'pushrun.yaml');
+  assert.deepStrictEqual(errors, []);
+  const request = buildCreateJobRequest({
+    mapping: config!.mappings[0],
+    config: config!,
+    ref: parseImageRef(PINNED),
+    verdict: {streamable: true, reasons: []},
+    project: 'my-project',
+    region: 'us-central1',
+  });
+  return jobToProto3JSON(request.job) as Record<string, unknown>;
+}
+
 describe('buildCreateJobRequest', () => {
   it('names the parent and the job after the mapping and the digest', () => {
     const {request} = build('auto', true);
@@ -180,20 +195,9 @@ describe('buildCreateJobRequest', () => {
       },
     ];
     for (const c of cases) {
-      const {config, errors} = parseConfig(
+      const json = jobFrom(
         `mappings:\n  - name: trainer\n    match: {image: ${IMAGE}}\n    job:\n      taskGroups: [{taskSpec: {runnables: [{container: {commands: [run]}}]}}]\n${c.policy}`,
-        'pushrun.yaml',
-      );
-      assert.deepStrictEqual(errors, [], c.name);
-      const request = buildCreateJobRequest({
-        mapping: config!.mappings[0],
-        config: config!,
-        ref: parseImageRef(PINNED),
-        verdict: {streamable: true, reasons: []},
-        project: 'my-project',
-        region: 'us-central1',
-      });
-      const json = jobToProto3JSON(request.job) as unknown as {
+      ) as unknown as {
         allocationPolicy: {labels: Record<string, string>; instances?: unknown};
       };
       assert.deepStrictEqual(
@@ -243,17 +247,7 @@ mappings:
       notifications:
         - {pubsubTopic: projects/my-project/topics/batch-events, message: {type: JOB_STATE_CHANGED}}
 `;
-    const {config, errors} = parseConfig(yaml, 'pushrun.yaml');
-    assert.deepStrictEqual(errors, []);
-    const request = buildCreateJobRequest({
-      mapping: config!.mappings[0],
-      config: config!,
-      ref: parseImageRef(PINNED),
-      verdict: {streamable: true, reasons: []},
-      project: 'my-project',
-      region: 'us-central1',
-    });
-    assert.deepStrictEqual(jobToProto3JSON(request.job).notifications, [
+    assert.deepStrictEqual(jobFrom(yaml).notifications, [
       {
         pubsubTopic: 'projects/my-project/topics/batch-events',
         message: {type: 'JOB_STATE_CHANGED'},
