@@ -210,7 +210,8 @@ function launchOne(
   const sameJob = launches.get(jobKey) as Promise<LaunchOutcome> | undefined;
   const launch = sameJob
     ? sameJob.then(
-        () => launchOneNow(push, plan, deps, {jobKnown: true}),
+        // A launch a limit skipped made no job: this message asks the limits again.
+        o => launchOneNow(push, plan, deps, {jobKnown: o.kind !== 'skipped'}),
         () => launchOneNow(push, plan, deps),
       )
     : launchOneNow(push, plan, deps);

@@ -228,8 +228,16 @@ describe('guardrails on the launch path (emulator, registry, Batch stand-in)', f
   describe('limits', () => {
     it('maxRunsPerHour: the third push of the hour is skipped with RATE_LIMITED and announced', async () => {
       const outcomes = [];
-      for (let i = 0; i < 3; i++)
-        outcomes.push(await deliver(await pushed('seq')));
+      const pushes: ImagePush[] = [];
+      for (let i = 0; i < 3; i++) {
+        pushes.push(await pushed('seq'));
+        outcomes.push(await deliver(pushes[i]));
+      }
+      // Another message of the skipped push (a second tag) is skipped too, and makes no job.
+      const again = await deliver({...pushes[2], eventId: 'again', tag: 'v2'});
+      assert.strictEqual(again.kind, 'skipped');
+      const jobId = `lim-seq-${pushes[2].digestRef.digest!.slice(7, 19)}`;
+      assert.strictEqual(await deps.store.get(jobId), undefined);
       assert.deepStrictEqual(
         outcomes.map(o => o.kind),
         ['launched', 'launched', 'skipped'],
