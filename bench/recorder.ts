@@ -95,6 +95,9 @@ export async function benchRecorder(): Promise<void> {
         throw new Error('not used');
       },
       getJob: async n => jobs.get(n),
+      cancelJob: async () => {
+        throw new Error('not used');
+      },
     };
     const settings = parseSettings(env);
     const store = makeRunStore(settings);

@@ -19,7 +19,9 @@ import {
   checkCreateRequest,
   checkJobName,
   checkParent,
+  jobOperation,
   RpcError,
+  timestamp,
   type RecordedRequest,
 } from './batch_wire';
 
@@ -45,6 +47,7 @@ export const STANDIN_METHODS = [
   'GetJob',
   'ListJobs',
   'DeleteJob',
+  'CancelJob',
 ] as const;
 /** A served RPC name. */
 export type StandinMethod = (typeof STANDIN_METHODS)[number];
@@ -57,7 +60,10 @@ export type StateChangeCallback = (
 
 /** Options for {@link startBatchStandin}. */
 export interface BatchStandinOptions {
-  /** Walk every created job QUEUED → SCHEDULED → RUNNING → SUCCEEDED/FAILED, one step per `stepMs`. */
+  /**
+   * Walk every created job QUEUED → SCHEDULED → RUNNING → SUCCEEDED/FAILED, one step per
+   * `stepMs`; a cancelled job goes CANCELLATION_IN_PROGRESS at once and CANCELLED a step later.
+   */
   lifecycle?: {stepMs: number; onStateChange?: StateChangeCallback};
 }
 
@@ -89,11 +95,16 @@ export interface BatchStandin {
 /** Label that makes a lifecycle job end FAILED instead of SUCCEEDED (sandbox demos). */
 export const DEMO_OUTCOME_LABEL = 'pushrun-demo-outcome';
 
-function timestamp(ms: number): {seconds: string; nanos: number} {
-  return {
-    seconds: String(Math.floor(ms / 1000)),
-    nanos: (ms % 1000) * 1e6,
-  };
+/** The states Batch cancels a job from. */
+const CANCELLABLE: readonly JobState[] = ['QUEUED', 'SCHEDULED', 'RUNNING'];
+
+/** A job in a final state, or on its way out: no lifecycle step moves it any more. */
+function isSettling(state: JobState): boolean {
+  return (
+    isTerminalState(state) ||
+    state === 'CANCELLATION_IN_PROGRESS' ||
+    state === 'DELETION_IN_PROGRESS'
+  );
 }
 
 function taskCount(job: StandinJob): number {
@@ -175,15 +186,33 @@ export async function startBatchStandin(
       await sleep(lc.stepMs);
       if (stopped || !jobs.has(name)) return;
       const current = jobs.get(name)!;
-      // A job a test has already ended with setState is left where it is.
-      if (isTerminalState(current.status.state)) return;
-      setState(name, state, {taskCounts});
-      try {
-        await lc.onStateChange?.(structuredClone(current), state);
-      } catch (err) {
-        callbackErrors.push(err);
-      }
+      // A job a test has already ended with setState, or one being cancelled, is left alone.
+      if (isSettling(current.status.state)) return;
+      await announce(name, state, taskCounts);
     }
+  }
+
+  /** Moves the job and tells `onStateChange`, as Batch publishes each change. */
+  async function announce(
+    name: string,
+    state: JobState,
+    taskCounts?: Record<string, number>,
+  ): Promise<void> {
+    const job = setState(name, state, taskCounts && {taskCounts});
+    try {
+      await opts.lifecycle?.onStateChange?.(structuredClone(job), state);
+    } catch (err) {
+      callbackErrors.push(err);
+    }
+  }
+
+  /** CANCELLATION_IN_PROGRESS now, CANCELLED a lifecycle step later (at once without one). */
+  async function runCancellation(name: string): Promise<void> {
+    await announce(name, 'CANCELLATION_IN_PROGRESS');
+    await sleep(opts.lifecycle?.stepMs ?? 0);
+    if (stopped || !jobs.has(name)) return;
+    const n = taskCount(jobs.get(name)!);
+    await announce(name, 'CANCELLED', {CANCELLED: n});
   }
 
   function takeFault(method: string): grpc.status | undefined {
@@ -252,14 +281,21 @@ export async function startBatchStandin(
     const job = getJob(req);
     jobs.delete(job.name);
     // Batch answers with a long-running operation; this one is already done.
-    return {
-      name: `${job.name.replace(/\/jobs\/.*/, '')}/operations/${randomUUID()}`,
-      done: true,
-      response: {
-        typeUrl: 'type.googleapis.com/google.protobuf.Empty',
-        value: Buffer.alloc(0),
-      },
-    };
+    return jobOperation(job.name, 'delete');
+  }
+
+  function cancelJob(req: Record<string, unknown>): Record<string, unknown> {
+    const job = getJob(req);
+    const state = job.status.state;
+    // Batch cancels a job that has not ended; any other is refused, as Batch refuses it.
+    if (!CANCELLABLE.includes(state)) {
+      throw new RpcError(
+        grpc.status.FAILED_PRECONDITION,
+        `Job ${job.name} is ${state} and cannot be cancelled`,
+      );
+    }
+    lifecycles.push(runCancellation(job.name));
+    return jobOperation(job.name, 'cancel');
   }
 
   const handlers: Record<
@@ -270,6 +306,7 @@ export async function startBatchStandin(
     GetJob: getJob,
     ListJobs: listJobs,
     DeleteJob: deleteJob,
+    CancelJob: cancelJob,
   };
 
   server.addService(...batchService(handlers, requests, takeFault));

@@ -63,6 +63,59 @@ const RAW = Symbol('raw request bytes');
 
 let batchRoot: protobuf.Root | undefined;
 
+/** A `google.protobuf.Timestamp` message object. */
+export function timestamp(ms: number): {seconds: string; nanos: number} {
+  return {
+    seconds: String(Math.floor(ms / 1000)),
+    nanos: (ms % 1000) * 1e6,
+  };
+}
+
+/**
+ * The `google.longrunning.Operation` Batch answers a delete or cancel of job `name` with, and
+ * its `OperationMetadata`: a delete done at once (an empty response), a cancel still running
+ * (the job's state tells when it ends).
+ */
+export function jobOperation(
+  name: string,
+  verb: 'delete' | 'cancel',
+): Record<string, unknown> {
+  return {
+    name: `${name.replace(/\/jobs\/.*/, '')}/operations/${randomUUID()}`,
+    done: verb === 'delete',
+    metadata: packAny('google.cloud.batch.v1.OperationMetadata', {
+      createTime: timestamp(Date.now()),
+      target: name,
+      verb,
+      apiVersion: 'v1',
+    }),
+    ...(verb === 'delete' && {
+      response: {
+        typeUrl: 'type.googleapis.com/google.protobuf.Empty',
+        value: Buffer.alloc(0),
+      },
+    }),
+  };
+}
+
+/** `value` encoded as a `google.protobuf.Any` of the Batch type `typeName`, as Batch packs it. */
+function packAny(
+  typeName: string,
+  value: Record<string, unknown>,
+): {typeUrl: string; value: Buffer} {
+  const type = protoRoot().lookupType(typeName);
+  return {
+    typeUrl: `type.googleapis.com/${typeName}`,
+    value: Buffer.from(type.encode(type.fromObject(value)).finish()),
+  };
+}
+
+function protoRoot(): protobuf.Root {
+  return (batchRoot ??= protobuf.Root.fromJSON(
+    require('@google-cloud/batch/build/protos/protos.json'),
+  ));
+}
+
 /**
  * The first `oneof` that the message sets two members of, as "Type.a and Type.b (oneof o)".
  * protobufjs decodes every field on the wire as an own property, so both members show.
@@ -71,10 +124,7 @@ export function oneofConflict(
   typeName: string,
   bytes: Uint8Array,
 ): string | undefined {
-  batchRoot ??= protobuf.Root.fromJSON(
-    require('@google-cloud/batch/build/protos/protos.json'),
-  );
-  const type = batchRoot.lookupType(typeName);
+  const type = protoRoot().lookupType(typeName);
   return conflictIn(type, type.decode(bytes), typeName.split('.').pop()!);
 }
 

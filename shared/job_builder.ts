@@ -86,10 +86,8 @@ export function buildCreateJobRequest(input: BuildJobInput): CreateJobRequest {
     container.imageUri = pinned;
     container.enableImageStreaming = streaming;
   }
-  job.labels = {
-    ...(asObject(job.labels) ?? {}),
-    ...jobLabels(mapping.name, digest, streaming),
-  };
+  const labels = jobLabels(mapping.name, digest, streaming);
+  job.labels = {...(asObject(job.labels) ?? {}), ...labels};
   // The template's own notifications stay as written; pushrun's is added unless already there.
   const ours = {
     pubsubTopic: topicName(config.notifications.batchEventsTopic, project),
@@ -108,6 +106,13 @@ export function buildCreateJobRequest(input: BuildJobInput): CreateJobRequest {
       };
     }
   }
+
+  // The VMs carry the same labels, so the billing export can split costs by mapping.
+  const policy = asObject(job.allocationPolicy) ?? {};
+  job.allocationPolicy = {
+    ...policy,
+    labels: {...(asObject(policy.labels) ?? {}), ...labels},
+  };
 
   return {
     parent,

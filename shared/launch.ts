@@ -9,7 +9,8 @@ import {PermanentError, TransientError, errorMessage} from './errors';
 import type {ImagePush} from './events';
 import {imageName} from './image_ref';
 import {inspectImage} from './check';
-import {planPush, type PlannedRun} from './plan';
+import {limitedPlan, releaseLaunch, reserveLaunch} from './limits';
+import {planPush, type PlannedRun, type SkipPlan} from './plan';
 import type {ImageFacts} from './image_facts';
 import type {CreateJobOutcome} from './batch/jobs';
 import {RegistryError} from './registry';
@@ -21,6 +22,7 @@ import {
   skippedRecord,
 } from './runs/launch_record';
 import type {Deps} from './deps';
+import {supersedeOlderRuns} from './supersede';
 
 /** What the launch path needs; `Deps` from shared/deps.ts fits. */
 export type LaunchDeps = Pick<
@@ -214,6 +216,8 @@ function launchOne(
     aboard.pushes.push(push);
     launch = sameJob!.then(
       o => {
+        // A launch a limit skipped made no job: this message asks the limits again.
+        if (o.kind === 'skipped') return launchOneNow(push, plan, deps);
         deps.log.info('job exists already: its launch recorded this message', {
           eventId: push.eventId,
           mapping: o.mapping,
@@ -227,7 +231,7 @@ function launchOne(
     );
   } else if (sameJob) {
     launch = sameJob.then(
-      () => launchOneNow(push, plan, deps, {jobKnown: true}),
+      o => launchOneNow(push, plan, deps, {jobKnown: o.kind !== 'skipped'}),
       () => launchOneNow(push, plan, deps),
     );
   } else {
@@ -277,25 +281,37 @@ async function launchOneNow(
     mapping,
   };
   const reasons = plan.verdict.reasons.map(r => r.code);
-  if (plan.kind === 'skip') {
-    const {reason} = plan.skip;
-    const record = skippedRecord(push, plan, deps.now());
+  const skipRun = async (skip: SkipPlan): Promise<LaunchOutcome> => {
+    const {code, reason} = skip.skip;
+    const record = skippedRecord(push, skip, deps.now());
     await deps.store.update(record.id, current => mergeRecord(current, record));
     await finishAndNotify(record.id, deps);
     deps.log.info(`run skipped: ${reason}`, {
       ...ids,
       runId: record.id,
       decision: 'skipped',
+      skipCode: code,
       reasons,
     });
     return {kind: 'skipped', mapping, reason};
-  }
+  };
+  if (plan.kind === 'skip') return skipRun(plan);
 
   const {request} = plan;
   const streaming = jobStreams(request.job);
+  // A job this instance launched for another message of the push was reserved then.
+  const reservation = opts.jobKnown
+    ? undefined
+    : await reserveLaunch(plan, deps);
+  if (reservation?.kind === 'over')
+    return skipRun(limitedPlan(plan, reservation.over));
   const outcome: CreateJobOutcome = opts.jobKnown
     ? {created: false, alreadyExists: true}
-    : await deps.batch.createJob(request);
+    : await deps.batch.createJob(request).catch(async (e: unknown) => {
+        // Refused for good: the launch never happens, so it counts for nothing.
+        if (e instanceof PermanentError) await releaseLaunch(plan, deps);
+        throw e;
+      });
   const facts = {
     project: deps.project,
     now: deps.now(),
@@ -343,5 +359,9 @@ async function launchOneNow(
       reasons,
     },
   );
+  // A redelivery comes here too (its job exists), to finish what a failed cancel left; a job
+  // this instance launched for an earlier message of the push has superseded already.
+  if (!opts.jobKnown)
+    await supersedeOlderRuns(request.jobId, plan.mapping.supersede, deps);
   return {kind, mapping, jobId: request.jobId, streaming};
 }

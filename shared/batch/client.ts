@@ -15,6 +15,7 @@ const CODE = {
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,
+  FAILED_PRECONDITION: 9,
   RESOURCE_EXHAUSTED: 8,
   ABORTED: 10,
   INTERNAL: 13,
@@ -81,6 +82,8 @@ export function batchClientOptions(settings: Settings): ClientOptions {
  * attempt is enough and a dead endpoint fails in seconds, not the default 10 minutes.
  */
 const CREATE_CALL: CallOptions = {timeout: 30_000, retry: null};
+/** cancelJob answers at once with an operation; one bounded attempt, like createJob. */
+const CANCEL_CALL: CallOptions = {timeout: 30_000, retry: null};
 /** getJob is idempotent: gax retries UNAVAILABLE, but at most three attempts in all (about 2 s). */
 const GET_CALL: CallOptions = {timeout: 30_000, maxRetries: 3};
 
@@ -125,6 +128,18 @@ export function makeBatchJobs(settings: Settings): BatchJobs {
       } catch (err) {
         if (grpcCode(err) === CODE.NOT_FOUND) return undefined;
         throw classifyBatchError(`getJob ${name}`, err);
+      }
+    },
+    async cancelJob(name) {
+      try {
+        // The operation is not polled: the job's own state messages report the cancellation.
+        await batch().cancelJob({name}, CANCEL_CALL);
+        return 'cancelling';
+      } catch (err) {
+        if (grpcCode(err) === CODE.FAILED_PRECONDITION)
+          return 'not-cancellable';
+        if (grpcCode(err) === CODE.NOT_FOUND) return 'not-found';
+        throw classifyBatchError(`cancelJob ${name}`, err);
       }
     },
   };

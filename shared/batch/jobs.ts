@@ -41,12 +41,23 @@ export interface BatchJob {
 export type CreateJobOutcome =
   {created: true; job: BatchJob} | {created: false; alreadyExists: true};
 
+/**
+ * What a CancelJob did: Batch took it (the job is being cancelled), refused it because the job
+ * can no longer be cancelled (FAILED_PRECONDITION: it is over, or being deleted), or found no job.
+ */
+export type CancelJobOutcome = 'cancelling' | 'not-cancellable' | 'not-found';
+
 /** The Batch operations pushrun needs. */
 export interface BatchJobs {
   /** Creates a job; ALREADY_EXISTS is an outcome, not an error. Throws Transient/PermanentError. */
   createJob(req: CreateJobRequest): Promise<CreateJobOutcome>;
   /** Reads a job by full name; undefined when Batch says NOT_FOUND. */
   getJob(name: string): Promise<BatchJob | undefined>;
+  /**
+   * Asks Batch to cancel a job by full name, without waiting for the long-running operation
+   * (the job's state messages tell the end). Throws Transient/PermanentError.
+   */
+  cancelJob(name: string): Promise<CancelJobOutcome>;
 }
 
 /** The subset of a `google.protobuf.Timestamp`/`Duration` the converters read. */

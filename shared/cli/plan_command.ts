@@ -1,7 +1,8 @@
 /**
  * `pushrun plan IMAGE [--tag T] [--config F] [--json]`: which mappings a push of IMAGE matches,
  * and for each the streaming verdict and the exact CreateJob request, or why it would be skipped.
- * Talks to the registry only. Exit 0 planned (even when nothing matches), 1 invalid config,
+ * Talks to the registry; for a mapping with supersede or limits it also reads the run store and
+ * Batch (GetJob), to show what the push would cancel and whether a limit would skip it. Exit 0 planned (even when nothing matches), 1 invalid config,
  * 2 could not tell (bad reference, registry unreachable, no project).
  */
 import type {Command} from 'commander';
@@ -12,10 +13,13 @@ import {
   parseImageRef,
   type ImageRef,
 } from '../image_ref';
+import type {BatchJobs} from '../batch/jobs';
 import type {PlannedRun} from '../plan';
 import type {Registry} from '../registry';
+import type {RunStore} from '../runs/store';
 import type {Settings} from '../settings';
 import {lazy, type CliContext, type CommandModule} from './context';
+import type {GuardrailsPreview} from './plan_guardrails';
 
 // Loaded when the command runs.
 const configModule = lazy(
@@ -26,13 +30,21 @@ const convert = lazy(
   () => require('../batch/convert') as typeof import('../batch/convert'),
 );
 const plan = lazy(() => require('../plan') as typeof import('../plan'));
+const guardrails = lazy(
+  () => require('./plan_guardrails') as typeof import('./plan_guardrails'),
+);
 
 /** Exit codes of `pushrun plan`. */
 export const PLAN_EXIT = {planned: 0, invalidConfig: 1, unknown: 2} as const;
 
-/** What the command needs from outside; tests pass a fake registry. */
+/**
+ * What the command needs from outside; tests pass fakes. The run store and Batch are made only
+ * for a mapping with supersede or limits.
+ */
 export interface PlanCommandDeps {
   readonly registry: (settings: Settings) => Registry;
+  readonly store?: (settings: Settings) => RunStore;
+  readonly batch?: (settings: Settings) => BatchJobs;
 }
 
 /** The plan as `--json` prints it: the job in proto3 JSON, as `gcloud batch jobs submit` reads it. */
@@ -54,6 +66,8 @@ export interface PlanReport {
       job: Record<string, unknown>;
     } | null;
     readonly skip: {reason: string} | null;
+    /** What supersede and limits would do; null for a mapping without them, or a skip. */
+    readonly guardrails: GuardrailsPreview | null;
   }[];
 }
 
@@ -64,6 +78,7 @@ export function planReport(
   project: string,
   platform: string,
   runs: readonly PlannedRun[],
+  previews: readonly (GuardrailsPreview | null)[] = [],
 ): PlanReport {
   return {
     image: imageName(digestRef),
@@ -71,7 +86,7 @@ export function planReport(
     tag: tag ?? null,
     project,
     platform,
-    runs: runs.map(r => ({
+    runs: runs.map((r, i) => ({
       mapping: r.mapping.name,
       region: r.region ?? null,
       streaming: r.mapping.streaming,
@@ -86,6 +101,7 @@ export function planReport(
             }
           : null,
       skip: r.kind === 'skip' ? r.skip : null,
+      guardrails: previews[i] ?? null,
     })),
   };
 }
@@ -114,6 +130,8 @@ export function formatPlanReport(report: PlanReport): string {
       lines.push(`  skip: ${run.skip?.reason}`);
       continue;
     }
+    if (run.guardrails)
+      lines.push(...guardrails().formatGuardrails(run.guardrails));
     lines.push(`  createJob: ${req.parent}/jobs/${req.jobId}`);
     lines.push(`  requestId: ${req.requestId}`);
     lines.push('  job:');
@@ -188,6 +206,7 @@ async function runPlan(
     project,
     config.defaults.platform,
     runs,
+    await previewRuns(runs, imageName(digestRef), settings, deps),
   );
   ctx.out(
     opts.json
@@ -196,6 +215,39 @@ async function runPlan(
   );
   ctx.setExit(PLAN_EXIT.planned);
 }
+
+/** The guardrails of each run, read from the run store and Batch only when a run has any. */
+async function previewRuns(
+  runs: readonly PlannedRun[],
+  image: string,
+  settings: Settings,
+  deps: PlanCommandDeps,
+): Promise<(GuardrailsPreview | null)[]> {
+  const g = runs.some(r => guardrails().usesGuardrails(r)) && guardrails();
+  if (!g) return [];
+  const store = (deps.store ?? realStore)(settings);
+  const batch = (deps.batch ?? realBatch)(settings);
+  const read = {
+    store,
+    batch,
+    now: () => new Date(),
+    maxEventAgeMs: settings.maxEventAgeMs,
+  };
+  return Promise.all(
+    runs.map(r =>
+      g.usesGuardrails(r) ? g.previewGuardrails(r, image, read) : null,
+    ),
+  );
+}
+
+const realStore = (settings: Settings): RunStore =>
+  (
+    require('../runs/firestore_store') as typeof import('../runs/firestore_store')
+  ).makeRunStore(settings);
+const realBatch = (settings: Settings): BatchJobs =>
+  (
+    require('../batch/client') as typeof import('../batch/client')
+  ).makeBatchJobs(settings);
 
 /** Builds the `plan` command module; `deps` replaces the registry in tests. */
 export function planCommand(

@@ -5,6 +5,23 @@ export const STREAMING_POLICIES = ['auto', 'required', 'off'] as const;
 /** `auto`: stream when possible, else pull; `required`: stream or skip; `off`: always pull. */
 export type StreamingPolicy = (typeof STREAMING_POLICIES)[number];
 
+/** Which older runs of the same image a mapping's new run cancels (DESIGN.md "Guardrails and proof"). */
+export const SUPERSEDE_POLICIES = ['none', 'queued', 'running'] as const;
+/** `none`: cancel nothing; `queued`: runs Batch has QUEUED or SCHEDULED; `running`: RUNNING too. */
+export type SupersedePolicy = (typeof SUPERSEDE_POLICIES)[number];
+/** True when `value` names a supersede policy. */
+export function isSupersedePolicy(value: unknown): value is SupersedePolicy {
+  return (SUPERSEDE_POLICIES as readonly unknown[]).includes(value);
+}
+
+/** Caps on what a mapping launches; a cap left out does not apply. */
+export interface Limits {
+  /** Launches in any rolling hour. */
+  readonly maxRunsPerHour?: number;
+  /** Launched runs not yet finished. */
+  readonly maxConcurrentRuns?: number;
+}
+
 /** The kinds of tag filter a mapping may list under `match.tags`. */
 export const TAG_FILTER_KINDS = ['glob', 'semver', 'regex'] as const;
 /** `glob` (default), `semver:` range, or `regex:` full match. */
@@ -32,6 +49,10 @@ export interface Mapping {
   /** Where the job runs; absent: the image's own region. */
   readonly region?: string;
   readonly streaming: StreamingPolicy;
+  /** The mapping's own, else `defaults.supersede`, else `none`. */
+  readonly supersede: SupersedePolicy;
+  /** The mapping's own caps over those of `defaults.limits`, key by key; `{}`: no cap. */
+  readonly limits: Limits;
   readonly job: JobTemplate;
   /** The file the template was read from (the config file or its `jobFile`). */
   readonly jobSource: string;
@@ -53,6 +74,10 @@ export interface Defaults {
   readonly platform: string;
   /** Where jobs run when neither the mapping nor the image says. */
   readonly region?: string;
+  /** Every mapping's supersede policy unless it sets its own. */
+  readonly supersede?: SupersedePolicy;
+  /** Every mapping's caps unless it sets its own. */
+  readonly limits?: Limits;
 }
 
 /** The `notifications` section: topic names in the project (or full `projects/P/topics/T`). */

@@ -18,9 +18,11 @@ import {
   DEFAULT_NOTIFICATIONS,
   DEFAULTS,
   type Defaults,
+  type Limits,
   type Mapping,
   type PushrunConfig,
   type StreamingPolicy,
+  type SupersedePolicy,
   type TagFilter,
 } from './types';
 
@@ -47,6 +49,10 @@ export function validateConfig(
     streaming: (d.streaming as StreamingPolicy) ?? DEFAULTS.streaming,
     platform: (d.platform as string) ?? DEFAULTS.platform,
     ...(typeof d.region === 'string' && {region: d.region}),
+    ...(d.supersede !== undefined && {
+      supersede: d.supersede as SupersedePolicy,
+    }),
+    ...(isObject(d.limits) && {limits: d.limits as Limits}),
   };
   if (
     defaults.region &&
@@ -163,6 +169,10 @@ function checkMapping(
     ...(tagFilters && {tagFilters}),
     ...(region !== undefined && {region}),
     streaming,
+    supersede:
+      (raw.supersede as SupersedePolicy) ?? defaults.supersede ?? 'none',
+    // Key by key: a mapping that sets one cap keeps the other from defaults.
+    limits: {...defaults.limits, ...(raw.limits as Limits | undefined)},
     job,
     jobSource: template.source.file,
     imagePosition: {file: source.file, ...positionOf(source, imageAt)},

@@ -6,6 +6,13 @@
 import type {DocumentData, Firestore, Query} from '@google-cloud/firestore';
 import {TransientError, errorMessage} from '../errors';
 import type {Settings} from '../settings';
+import {
+  inTurn,
+  LIMITS_COLLECTION,
+  type CounterUpdate,
+  type LaunchCounter,
+  type ReadRuns,
+} from './launch_counter';
 import {RunRecord} from './record';
 import {
   DEFAULT_LIST_LIMIT,
@@ -25,6 +32,8 @@ const PERMANENT_CODES = new Set([3, 5, 7, 9, 11, 12, 16]); // INVALID_ARGUMENT, 
 
 // Duplicate deliveries contend on one document; the client's default of 5 attempts is tight.
 const TRANSACTION_ATTEMPTS = 10;
+// Every push of a mapping with limits meets on its counter: a burst needs more attempts.
+const COUNTER_ATTEMPTS = 50;
 
 /**
  * A Firestore-backed RunStore. The client is created on first use; `FIRESTORE_EMULATOR_HOST`
@@ -55,6 +64,7 @@ export function makeFirestore(settings: FirestoreSettings): Firestore {
 /** A RunStore over a Firestore client made lazily, once, by `connect`. */
 export class FirestoreRunStore implements RunStore {
   private db?: Firestore;
+  private readonly counterTurns = new Map<string, Promise<unknown>>();
 
   constructor(private readonly connect: () => Firestore) {}
 
@@ -144,6 +154,7 @@ export class FirestoreRunStore implements RunStore {
       q = q.where('mapping', '==', query.mapping);
     if (query.image !== undefined) q = q.where('image', '==', query.image);
     if (query.state !== undefined) q = q.where('state', '==', query.state);
+    if (query.open) q = q.where('open', '==', true);
     if (query.openOlderThan !== undefined) {
       q = q
         .where('open', '==', true)
@@ -155,6 +166,37 @@ export class FirestoreRunStore implements RunStore {
     } catch (e) {
       throw classify('list', e);
     }
+  }
+
+  updateLaunchCounter<T>(mapping: string, fn: CounterUpdate<T>): Promise<T> {
+    // In turn within this instance: concurrent transactions on one document mostly abort
+    // each other, each retry after a longer pause.
+    return inTurn(this.counterTurns, mapping, async () => {
+      const runs = this.collection;
+      const ref = runs.firestore.collection(LIMITS_COLLECTION).doc(mapping);
+      try {
+        return await runs.firestore.runTransaction(
+          async tx => {
+            const snap = await tx.get(ref);
+            const readRuns: ReadRuns = async ids =>
+              ids.length === 0
+                ? []
+                : (await tx.getAll(...ids.map(id => runs.doc(id)))).map(d =>
+                    d.exists ? fromDoc(d.data()!) : undefined,
+                  );
+            const counter = snap.exists
+              ? (toDates(snap.data()) as LaunchCounter)
+              : undefined;
+            const m = await fn(counter, readRuns);
+            if (m.changed && m.counter) tx.set(ref, {...m.counter});
+            return m.result;
+          },
+          {maxAttempts: COUNTER_ATTEMPTS},
+        );
+      } catch (e) {
+        throw classify('updateLaunchCounter', e);
+      }
+    });
   }
 
   async listOpen(query: OpenRunQuery): Promise<RunRecord[]> {

@@ -1,4 +1,5 @@
 /** An in-memory RunStore, for unit tests and the sandbox without gcloud. */
+import {inTurn, type CounterUpdate, type LaunchCounter} from './launch_counter';
 import {RunRecord} from './record';
 import {
   DEFAULT_LIST_LIMIT,
@@ -12,6 +13,10 @@ import {
 /** A RunStore in a Map; `records` is exposed for tests to inspect. */
 export class MemoryRunStore implements RunStore {
   readonly records = new Map<string, RunRecord>();
+  /** Launch counters by mapping. */
+  readonly counters = new Map<string, LaunchCounter>();
+  // One counter update at a time per mapping, as a transaction would have it.
+  private readonly counterTurns = new Map<string, Promise<unknown>>();
 
   async create(record: RunRecord): Promise<boolean> {
     if (this.records.has(record.id)) return false;
@@ -51,12 +56,25 @@ export class MemoryRunStore implements RunStore {
           (query.mapping === undefined || r.mapping === query.mapping) &&
           (query.image === undefined || r.image === query.image) &&
           (query.state === undefined || r.state === query.state) &&
+          (!query.open || isOpenRun(r)) &&
           (query.openOlderThan === undefined ||
             (isOpenRun(r) && r.createdAt < query.openOlderThan)),
       )
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
       .slice(0, query.limit ?? DEFAULT_LIST_LIMIT)
       .map(r => structuredClone(r));
+  }
+
+  updateLaunchCounter<T>(mapping: string, fn: CounterUpdate<T>): Promise<T> {
+    return inTurn(this.counterTurns, mapping, async () => {
+      const current = this.counters.get(mapping);
+      const m = await fn(current && structuredClone(current), async ids =>
+        ids.map(id => this.records.get(id)).map(r => r && structuredClone(r)),
+      );
+      if (m.changed && m.counter)
+        this.counters.set(mapping, structuredClone(m.counter));
+      return m.result;
+    });
   }
 
   async listOpen(query: OpenRunQuery): Promise<RunRecord[]> {

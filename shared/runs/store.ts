@@ -1,4 +1,5 @@
 /** Where run records live: a small interface with a Firestore adapter and an in-memory one. */
+import type {CounterUpdate} from './launch_counter';
 import {RunRecord, RunState, isFinalRunState} from './record';
 
 /** The Firestore collection of run records (DESIGN.md). */
@@ -22,6 +23,11 @@ export interface RunQuery {
   readonly limit?: number;
   /** Only open runs (see `isOpenRun`) created before this time. */
   readonly openOlderThan?: Date;
+  /**
+   * Only open runs: an equality filter alone, so with `mapping` and `image` Firestore merges
+   * the single-filter indexes deploy.sh makes and needs no index of its own.
+   */
+  readonly open?: true;
 }
 
 /** A page of open runs, oldest first; pass the last record of a page as `after` for the next. */
@@ -58,6 +64,12 @@ export interface RunStore {
   list(query?: RunQuery): Promise<RunRecord[]>;
   /** Open runs created before `olderThan`, oldest first, one page at a time. */
   listOpen(query: OpenRunQuery): Promise<RunRecord[]>;
+  /**
+   * Reads the launch counter of `mapping`, calls `fn` (which may read run records through its
+   * second argument) and writes the counter it returns when `changed`, all in one transaction.
+   * `fn` may run more than once (contention), so it must not act outside the store.
+   */
+  updateLaunchCounter<T>(mapping: string, fn: CounterUpdate<T>): Promise<T>;
 }
 
 /**

@@ -3,7 +3,8 @@
  * `gcloud batch jobs submit --config` (pointed at a recording stand-in of the REST APIs on
  * loopback, with a fake token) and through pushrun; the job gcloud sends and the job pushrun
  * builds must agree field by field, but for what pushrun adds by design: the pinned image and
- * the streaming flag, its labels, its notification and the service account.
+ * the streaming flag, its labels (on the job and on allocationPolicy), its notification and the
+ * service account.
  */
 import * as assert from 'node:assert';
 import {execFile} from 'node:child_process';

@@ -6,6 +6,7 @@ import type {JobState} from '../../shared/batch/job_state';
 import type {
   BatchJob,
   BatchJobs,
+  CancelJobOutcome,
   CreateJobOutcome,
   CreateJobRequest,
 } from '../../shared/batch/jobs';
@@ -48,13 +49,17 @@ export const TRAINER_LABELS: Readonly<Record<string, string>> = {
 /**
  * Batch as a map of jobs: `getJob` answers a copy of whatever the job is when asked, and
  * records the names asked for; `error` makes every call fail; `createJob` records each
- * request and answers from `answer`.
+ * request and answers from `answer`; `cancelJob` records each name and cancels as Batch does.
  */
 export class FakeBatchJobs implements BatchJobs {
   readonly jobs = new Map<string, BatchJob>();
   readonly calls: string[] = [];
   readonly created: CreateJobRequest[] = [];
+  /** The names `cancelJob` was asked for, in order. */
+  readonly cancelled: string[] = [];
   error?: Error;
+  /** Makes `cancelJob` alone fail. */
+  cancelError?: Error;
 
   private readonly project: string;
   private readonly labels: Readonly<Record<string, string>>;
@@ -91,6 +96,26 @@ export class FakeBatchJobs implements BatchJobs {
     if (this.error) throw this.error;
     const j = this.jobs.get(name);
     return j && structuredClone(j);
+  }
+
+  /** Cancels as Batch does: a QUEUED, SCHEDULED or RUNNING job goes CANCELLATION_IN_PROGRESS. */
+  async cancelJob(name: string): Promise<CancelJobOutcome> {
+    this.cancelled.push(name);
+    const err = this.error ?? this.cancelError;
+    if (err) throw err;
+    const j = this.jobs.get(name);
+    if (!j) return 'not-found';
+    if (!['QUEUED', 'SCHEDULED', 'RUNNING'].includes(j.state))
+      return 'not-cancellable';
+    this.jobs.set(name, {
+      ...j,
+      state: 'CANCELLATION_IN_PROGRESS',
+      statusEvents: [
+        ...j.statusEvents,
+        {newState: 'CANCELLATION_IN_PROGRESS', eventTime: new Date()},
+      ],
+    });
+    return 'cancelling';
   }
 
   /** Sets job `id` to `state`, adding a status event when the state changes. */

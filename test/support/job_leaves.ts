@@ -46,7 +46,8 @@ export interface PushrunAdditions {
 /**
  * The leaves a job built from `template` (proto3 JSON, lowerCamel names, placeholders filled)
  * must have: the template's own, with the pinned image and the streaming flag on the containers
- * that run the pushed image, pushrun's labels, its notification and the service account.
+ * that run the pushed image, pushrun's labels (on the job and its VMs), its notification and the
+ * service account.
  */
 export function expectedLeaves(
   template: unknown,
@@ -68,9 +69,12 @@ export function expectedLeaves(
     want.set(`${at}.imageUri`, a.pinned);
     if (a.streams) want.set(`${at}.enableImageStreaming`, 'true');
   });
-  want.set('labels.pushrun-mapping', a.mapping);
-  want.set('labels.pushrun-digest', a.digest.slice(7, 39));
-  want.set('labels.pushrun-streaming', String(a.streams));
+  // The job and its VMs (allocationPolicy) carry the same labels.
+  for (const at of ['labels', 'allocationPolicy.labels']) {
+    want.set(`${at}.pushrun-mapping`, a.mapping);
+    want.set(`${at}.pushrun-digest`, a.digest.slice(7, 39));
+    want.set(`${at}.pushrun-streaming`, String(a.streams));
+  }
   const ours = `notifications.${job.notifications?.length ?? 0}`;
   want.set(`${ours}.pubsubTopic`, a.eventsTopic);
   want.set(`${ours}.message.type`, 'JOB_STATE_CHANGED');

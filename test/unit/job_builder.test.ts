@@ -86,6 +86,21 @@ function build(
   return {request, json: jobToProto3JSON(request.job) as unknown as JobJson};
 }
 
+/** The job, in proto3 JSON, built from a one-mapping config for a streamable push. */
+function jobFrom(yaml: string): Record<string, unknown> {
+  const {config, errors} = parseConfig(yaml, 'pushrun.yaml');
+  assert.deepStrictEqual(errors, []);
+  const request = buildCreateJobRequest({
+    mapping: config!.mappings[0],
+    config: config!,
+    ref: parseImageRef(PINNED),
+    verdict: {streamable: true, reasons: []},
+    project: 'my-project',
+    region: 'us-central1',
+  });
+  return jobToProto3JSON(request.job) as Record<string, unknown>;
+}
+
 describe('buildCreateJobRequest', () => {
   it('names the parent and the job after the mapping and the digest', () => {
     const {request} = build('auto', true);
@@ -163,6 +178,46 @@ describe('buildCreateJobRequest', () => {
     });
   });
 
+  it("puts the same labels on the VMs, kept beside the template's own unless they collide", () => {
+    const cases = [
+      {
+        name: 'no allocationPolicy in the template',
+        policy: '',
+        want: {},
+        wantInstances: undefined,
+      },
+      {
+        name: 'labels of its own, one a pushrun key',
+        policy:
+          '      allocationPolicy:\n        instances: [{policy: {machineType: e2-standard-4}}]\n        labels: {cost-center: ml, pushrun-mapping: mine}\n',
+        want: {'cost-center': 'ml'},
+        wantInstances: [{policy: {machineType: 'e2-standard-4'}}],
+      },
+    ];
+    for (const c of cases) {
+      const json = jobFrom(
+        `mappings:\n  - name: trainer\n    match: {image: ${IMAGE}}\n    job:\n      taskGroups: [{taskSpec: {runnables: [{container: {commands: [run]}}]}}]\n${c.policy}`,
+      ) as unknown as {
+        allocationPolicy: {labels: Record<string, string>; instances?: unknown};
+      };
+      assert.deepStrictEqual(
+        json.allocationPolicy.labels,
+        {
+          ...c.want,
+          'pushrun-mapping': 'trainer',
+          'pushrun-digest': HEX.slice(0, 32),
+          'pushrun-streaming': 'true',
+        },
+        c.name,
+      );
+      assert.deepStrictEqual(
+        json.allocationPolicy.instances,
+        c.wantInstances,
+        c.name,
+      );
+    }
+  });
+
   it("adds the JOB_STATE_CHANGED notification and keeps the template's, even on its topic", () => {
     const {json} = build('auto', true);
     assert.deepStrictEqual(json.notifications, [
@@ -192,17 +247,7 @@ mappings:
       notifications:
         - {pubsubTopic: projects/my-project/topics/batch-events, message: {type: JOB_STATE_CHANGED}}
 `;
-    const {config, errors} = parseConfig(yaml, 'pushrun.yaml');
-    assert.deepStrictEqual(errors, []);
-    const request = buildCreateJobRequest({
-      mapping: config!.mappings[0],
-      config: config!,
-      ref: parseImageRef(PINNED),
-      verdict: {streamable: true, reasons: []},
-      project: 'my-project',
-      region: 'us-central1',
-    });
-    assert.deepStrictEqual(jobToProto3JSON(request.job).notifications, [
+    assert.deepStrictEqual(jobFrom(yaml).notifications, [
       {
         pubsubTopic: 'projects/my-project/topics/batch-events',
         message: {type: 'JOB_STATE_CHANGED'},

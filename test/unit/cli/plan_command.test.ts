@@ -9,6 +9,8 @@ import type {
 } from '../../../shared/registry';
 import {writeFixtures} from '../config/fixtures';
 import {runModule} from '../../support/cli';
+import {MemoryRunStore} from '../../../shared/runs/memory_store';
+import {FakeBatchJobs, runRecord} from '../../support/fixtures';
 
 const IMAGE = 'us-central1-docker.pkg.dev/my-project/ml/trainer';
 const DIGEST = 'sha256:' + 'd'.repeat(64);
@@ -216,4 +218,116 @@ describe('pushrun plan', () => {
       assert.strictEqual(r.out, '');
     });
   }
+});
+
+describe('pushrun plan with supersede and limits', () => {
+  const GUARDED = `mappings:
+  - name: trainer
+    match: {image: ${IMAGE}}
+    supersede: queued
+    limits: {maxRunsPerHour: 2}
+    job: {taskGroups: [{taskSpec: {runnables: [{container: {}}]}}]}
+`;
+  const HOUR_AGO = new Date(Date.now() - 30 * 60_000);
+
+  function setup() {
+    const store = new MemoryRunStore();
+    const batch = new FakeBatchJobs();
+    const run = (id: string, state: 'QUEUED' | 'RUNNING', image = IMAGE) => {
+      store.records.set(id, runRecord(id, {image, createdAt: HOUR_AGO}));
+      batch.put(id, state);
+    };
+    run('trainer-aaaaaaaaaaaa', 'QUEUED');
+    run('trainer-bbbbbbbbbbbb', 'RUNNING');
+    run('trainer-cccccccccccc', 'QUEUED', `${IMAGE}-other`);
+    const plan = async (json = false) => {
+      const dir = writeFixtures({'c.yaml': GUARDED});
+      const fake = fakeRegistry();
+      return runModule(
+        planCommand({
+          registry: () => fake.registry,
+          store: () => store,
+          batch: () => batch,
+        }),
+        [
+          'plan',
+          '--config',
+          path.join(dir, 'c.yaml'),
+          `${IMAGE}@${DIGEST}`,
+          ...(json ? ['--json'] : []),
+        ],
+        {GOOGLE_CLOUD_PROJECT: 'batch-project'},
+      );
+    };
+    return {store, batch, plan};
+  }
+
+  it('shows the older runs of the image that Batch still has queued', async () => {
+    const {batch, plan} = setup();
+    const r = await plan();
+    assert.strictEqual(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /\n {2}limits: maxRunsPerHour 2 \(0 this hour, 0 not yet finished\)\n {2}supersede: queued\n {4}would cancel trainer-aaaaaaaaaaaa \(QUEUED\)\n {2}createJob:/,
+    );
+    assert.doesNotMatch(r.out, /trainer-bbbbbbbbbbbb|trainer-cccccccccccc/);
+    assert.deepStrictEqual(batch.cancelled, [], 'plan cancels nothing');
+  });
+
+  it('shows a push a limit would skip, and that it would then cancel nothing', async () => {
+    const {store, plan} = setup();
+    store.counters.set('trainer', {
+      launches: [
+        {jobId: 'trainer-aaaaaaaaaaaa', at: HOUR_AGO, open: true},
+        {jobId: 'trainer-bbbbbbbbbbbb', at: HOUR_AGO, open: true},
+      ],
+    });
+    const r = await plan();
+    assert.match(r.out, /\n {4}would be skipped: 2 of 2 runs this hour\n/);
+    assert.match(r.out, /would cancel nothing/);
+    const report = JSON.parse((await plan(true)).out) as PlanReport;
+    const g = report.runs[0].guardrails!;
+    assert.strictEqual(g.limits!.wouldSkip!.code, 'RATE_LIMITED');
+    assert.deepStrictEqual(g.supersede, {policy: 'queued', wouldCancel: []});
+    assert.ok(
+      report.runs[0].request,
+      'the request a push sends once there is room',
+    );
+    assert.strictEqual(store.counters.get('trainer')!.launches.length, 2);
+  });
+
+  it('says so when the run store cannot tell, and still prints the plan', async () => {
+    const {store, plan} = setup();
+    store.get = async () => {
+      throw new Error('Firestore get failed: UNAVAILABLE');
+    };
+    const r = await plan();
+    assert.strictEqual(r.code, 0);
+    assert.match(r.out, /guardrails: could not tell: Firestore get failed/);
+    assert.match(r.out, /createJob:/);
+  });
+
+  it('reads neither the store nor Batch for a mapping without them', async () => {
+    const dir = writeFixtures({'c.yaml': CONFIG});
+    const fake = fakeRegistry();
+    const store = sinon.fake.throws(new Error('no store here'));
+    const r = await runModule(
+      planCommand({registry: () => fake.registry, store, batch: store}),
+      [
+        'plan',
+        '--config',
+        path.join(dir, 'c.yaml'),
+        `${IMAGE}:v2.0.0`,
+        '--json',
+      ],
+      {GOOGLE_CLOUD_PROJECT: 'batch-project'},
+    );
+    assert.strictEqual(r.code, 0, r.err);
+    assert.strictEqual(store.callCount, 0);
+    const report = JSON.parse(r.out) as PlanReport;
+    assert.deepStrictEqual(
+      report.runs.map(x => x.guardrails),
+      [null, null],
+    );
+  });
 });

@@ -49,6 +49,30 @@ describe('config validation', () => {
     assert.strictEqual(config!.mappings[0].region, undefined);
   });
 
+  it('takes supersede and limits from the mapping, else from defaults, key by key', () => {
+    const {errors, config} = problemsOf(
+      `defaults:\n  supersede: queued\n  limits: {maxRunsPerHour: 20, maxConcurrentRuns: 2}\nmappings:\n${TRAINER_MAPPING}  - name: own\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    supersede: running\n    limits: {maxConcurrentRuns: 5}\n${JOB}`,
+    );
+    assert.deepStrictEqual(errors, []);
+    const [inherits, own] = config!.mappings;
+    assert.strictEqual(inherits.supersede, 'queued');
+    assert.deepStrictEqual(inherits.limits, {
+      maxRunsPerHour: 20,
+      maxConcurrentRuns: 2,
+    });
+    assert.strictEqual(own.supersede, 'running');
+    assert.deepStrictEqual(own.limits, {
+      maxRunsPerHour: 20,
+      maxConcurrentRuns: 5,
+    });
+  });
+
+  it('supersedes nothing and caps nothing by default', () => {
+    const {config} = problemsOf(`mappings:\n${TRAINER_MAPPING}`);
+    assert.strictEqual(config!.mappings[0].supersede, 'none');
+    assert.deepStrictEqual(config!.mappings[0].limits, {});
+  });
+
   it('accepts proto field names and null, as proto3 JSON allows, and keeps the canonical job', () => {
     const {errors, warnings, config} = problemsOf(
       'mappings:\n  - name: a\n    match: {image: us-central1-docker.pkg.dev/p/r/i}\n    job:\n      task_groups:\n        - task_count: 2\n          parallelism: null\n          task_spec:\n            max_run_duration: 60s\n            runnables:\n              - container: {image_uri: "${IMAGE}", commands: [run], block_external_network: true}\n      allocation_policy: null\n      logs_policy: {destination: CLOUD_LOGGING}\n',
@@ -337,6 +361,32 @@ describe('config validation', () => {
       want: [
         'pushrun.yaml:9:17 Job.priority is past 2^53, where a number loses digits: write it in quotes, as a string',
       ],
+    },
+    {
+      name: 'an unknown supersede policy',
+      yaml: `mappings:\n${TRAINER_MAPPING}    supersede: always\n`,
+      want: [
+        'pushrun.yaml:11:16 mappings.0.supersede must be one of none, queued, running',
+      ],
+    },
+    {
+      name: 'a limit that is not a whole number',
+      yaml: `defaults:\n  limits: {maxRunsPerHour: 2.5}\nmappings:\n${TRAINER_MAPPING}`,
+      want: [
+        'pushrun.yaml:2:28 defaults.limits.maxRunsPerHour must be integer',
+      ],
+    },
+    {
+      name: 'a limit below one',
+      yaml: `mappings:\n${TRAINER_MAPPING}    limits:\n      maxConcurrentRuns: 0\n`,
+      want: [
+        'pushrun.yaml:12:26 mappings.0.limits.maxConcurrentRuns must be >= 1',
+      ],
+    },
+    {
+      name: 'an unknown limit',
+      yaml: `mappings:\n${TRAINER_MAPPING}    limits: {maxRuns: 3}\n`,
+      want: ['pushrun.yaml:11:14 unknown key "maxRuns" in mappings.0.limits'],
     },
     {
       name: 'two members of one oneof',
