@@ -22,11 +22,27 @@ export interface RunQuery {
   readonly limit?: number;
   /** Only open runs (see `isOpenRun`) created before this time. */
   readonly openOlderThan?: Date;
+  /**
+   * Only runs that streamed (true) or did not (false). On Firestore only with `mapping`: that
+   * pair has its composite index (deploy.sh).
+   */
+  readonly streamed?: boolean;
 }
 
 /** A page of open runs, oldest first; pass the last record of a page as `after` for the next. */
 export interface OpenRunQuery {
   readonly olderThan: Date;
+  readonly limit: number;
+  readonly after?: Pick<RunRecord, 'id' | 'createdAt'>;
+}
+
+/**
+ * A page of the records created at or after `since` (of one mapping, or all), newest first;
+ * pass the last record of a page as `after` for the next.
+ */
+export interface SinceRunQuery {
+  readonly since: Date;
+  readonly mapping?: string;
   readonly limit: number;
   readonly after?: Pick<RunRecord, 'id' | 'createdAt'>;
 }
@@ -58,6 +74,8 @@ export interface RunStore {
   list(query?: RunQuery): Promise<RunRecord[]>;
   /** Open runs created before `olderThan`, oldest first, one page at a time. */
   listOpen(query: OpenRunQuery): Promise<RunRecord[]>;
+  /** Records created since a time, newest first, one page at a time (`runs stats`). */
+  listSince(query: SinceRunQuery): Promise<RunRecord[]>;
 }
 
 /**
