@@ -115,7 +115,7 @@ export function formatStats(stats: RunStats): string {
   const timings = formatTable(
     [
       'MAPPING',
-      'IMAGE',
+      'STREAMING',
       'RUNS',
       'STARTUP P50',
       'STARTUP P90',

@@ -106,7 +106,8 @@ export function chatBody(
         card: {
           header: {
             title: truncate(`${m.mapping} ${m.outcome}`, LIMITS.chatTitle),
-            subtitle: truncate(m.image, LIMITS.chatTitle),
+            // The image has its own line below; the run id is what people search for.
+            subtitle: truncate(runId, LIMITS.chatTitle),
           },
           sections,
         },

@@ -113,7 +113,7 @@ describe('cli: runs stats', () => {
     assert.match(res.out, /^eval +1 +100% +SUCCEEDED 1$/m);
     assert.match(
       res.out,
-      /^MAPPING +IMAGE +RUNS +STARTUP P50 +STARTUP P90 +RUN P50 +RUN P90$/m,
+      /^MAPPING +STREAMING +RUNS +STARTUP P50 +STARTUP P90 +RUN P50 +RUN P90$/m,
     );
     assert.match(res.out, /^trainer +streamed +2 +42s +44s +1m 00s +1m 00s$/m);
     assert.match(
