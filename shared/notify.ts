@@ -90,7 +90,8 @@ export interface NotifierOptions {
  * The real notifier: publishes to `topic` (a name in `project`, or `projects/P/topics/T`), then
  * posts to `PUSHRUN_WEBHOOK_URL` if set, with the startup comparison read from `store`. The
  * topic is the contract and a failed publish throws; the webhook is a courtesy, tried within
- * a time budget and then logged, so that it can never cause a second topic message. `PUBSUB_EMULATOR_HOST` in `env` points the client at the emulator.
+ * a time budget and then logged, so that it can never cause a second topic message.
+ * `PUBSUB_EMULATOR_HOST` in `env` points the client at the emulator.
  */
 export function makeNotifier(
   topic: string,
