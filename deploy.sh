@@ -82,7 +82,9 @@ readonly APIS=(
 # The composite indexes behind the run store's queries (shared/runs/firestore_store.ts), one
 # per line as FIELD:ORDER words: `list` filters on one of mapping, image, state or open and
 # orders by createdAt descending; `listOpen` takes open runs older than a time, oldest first,
-# then by document id (__name__).
+# then by document id (__name__); a run notification asks for its mapping's latest pulled runs
+# (mapping and streaming.enabled). `runs stats` (`listSince`) needs none of its own: it uses
+# the mapping index, or the automatic one on createdAt.
 readonly RUNS_COLLECTION=pushrun-runs
 readonly RUNS_INDEXES=(
   'mapping:ascending createdAt:descending'
@@ -90,6 +92,7 @@ readonly RUNS_INDEXES=(
   'state:ascending createdAt:descending'
   'open:ascending createdAt:descending'
   'open:ascending createdAt:ascending __name__:ascending'
+  'mapping:ascending streaming.enabled:ascending createdAt:descending'
 )
 
 usage() {

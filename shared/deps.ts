@@ -47,6 +47,8 @@ export function makeDeps(
   const config = overrides.config ?? loadConfig(settings.configFile);
   const project = overrides.project ?? settings.project;
   const log = overrides.log ?? makeLogger();
+  // The notifier reads the mapping's pulled runs from the same store the runs are in.
+  const store = overrides.store ?? makeRunStore(settings);
   return {
     settings,
     config,
@@ -60,8 +62,12 @@ export function makeDeps(
     now: () => new Date(),
     registry: makeRegistry(settings),
     batch: makeBatchJobs(settings),
-    store: makeRunStore(settings),
-    notifier: makeNotifier(config.notifications.topic, {...settings, project}),
+    store,
+    notifier: makeNotifier(
+      config.notifications.topic,
+      {...settings, project},
+      {store},
+    ),
     inFlight: new Map(),
     ...overrides,
   };

@@ -1,6 +1,7 @@
 /**
  * `pushrun runs [--mapping M] [--image I] [--state S] [--limit N] [--json]` lists run records,
- * newest first; `pushrun runs show ID [--json]` prints one with its state history.
+ * newest first; `pushrun runs show ID [--json]` prints one with its state history;
+ * `pushrun runs stats` is in runs_stats_command.ts.
  */
 import type {Command} from 'commander';
 import {errorMessage} from '../errors';
@@ -15,6 +16,8 @@ import {
 import type {RunStore} from '../runs/store';
 import type {Settings} from '../settings';
 import type {CliContext, CommandModule} from './context';
+import {registerRunsStats} from './runs_stats_command';
+import {formatTable, formatTime} from './table';
 
 /** What the command needs from outside; tests pass a memory store. */
 export interface RunsCommandDeps {
@@ -72,6 +75,7 @@ export function runsCommand(
           ctx,
         ),
       );
+    registerRunsStats(runs, deps.store, ctx);
   };
 }
 
@@ -164,19 +168,7 @@ export function formatRunTable(records: readonly RunRecord[]): string {
     streamedColumn(r),
     r.durationSeconds !== undefined ? humanizeSeconds(r.durationSeconds) : '-',
   ]);
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map(row => row[i].length)),
-  );
-  return (
-    [header, ...rows]
-      .map(row =>
-        row
-          .map((cell, i) => cell.padEnd(widths[i]))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return formatTable(header, rows);
 }
 
 /** The readable form of `pushrun runs show ID`. */
@@ -239,13 +231,4 @@ function streamedColumn(r: RunRecord): string {
 function imageWithTag(r: RunRecord): string {
   const image = r.image.replace(/^[^/]*\.[^/]*\//, '') || '-';
   return r.tags[0] ? `${image}:${r.tags[0]}` : image;
-}
-
-function formatTime(d: Date | undefined): string {
-  return d
-    ? d
-        .toISOString()
-        .replace('T', ' ')
-        .replace(/\.\d+Z$/, 'Z')
-    : '-';
 }

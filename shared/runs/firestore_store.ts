@@ -21,6 +21,7 @@ import {
   RunMutation,
   RunQuery,
   RunStore,
+  SinceRunQuery,
   isOpenRun,
 } from './store';
 
@@ -155,6 +156,8 @@ export class FirestoreRunStore implements RunStore {
     if (query.image !== undefined) q = q.where('image', '==', query.image);
     if (query.state !== undefined) q = q.where('state', '==', query.state);
     if (query.open) q = q.where('open', '==', true);
+    if (query.streamed !== undefined)
+      q = q.where('streaming.enabled', '==', query.streamed);
     if (query.openOlderThan !== undefined) {
       q = q
         .where('open', '==', true)
@@ -212,6 +215,23 @@ export class FirestoreRunStore implements RunStore {
       );
     } catch (e) {
       throw classify('listOpen', e);
+    }
+  }
+
+  async listSince(query: SinceRunQuery): Promise<RunRecord[]> {
+    // All mappings: the automatic index on createdAt serves it. One mapping: the same
+    // composite index as `list({mapping})` (mapping, createdAt descending; __name__ follows).
+    let q: Query = this.collection.where('createdAt', '>=', query.since);
+    if (query.mapping !== undefined)
+      q = q.where('mapping', '==', query.mapping);
+    q = q.orderBy('createdAt', 'desc').orderBy('__name__', 'desc');
+    if (query.after) q = q.startAfter(query.after.createdAt, query.after.id);
+    try {
+      return (await q.limit(query.limit).get()).docs.map(d =>
+        fromDoc(d.data()),
+      );
+    } catch (e) {
+      throw classify('listSince', e);
     }
   }
 }

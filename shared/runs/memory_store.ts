@@ -7,6 +7,7 @@ import {
   RunMutation,
   RunQuery,
   RunStore,
+  SinceRunQuery,
   isOpenRun,
 } from './store';
 
@@ -57,6 +58,8 @@ export class MemoryRunStore implements RunStore {
           (query.image === undefined || r.image === query.image) &&
           (query.state === undefined || r.state === query.state) &&
           (!query.open || isOpenRun(r)) &&
+          (query.streamed === undefined ||
+            r.streaming.enabled === query.streamed) &&
           (query.openOlderThan === undefined ||
             (isOpenRun(r) && r.createdAt < query.openOlderThan)),
       )
@@ -86,9 +89,26 @@ export class MemoryRunStore implements RunStore {
       .slice(0, query.limit)
       .map(r => structuredClone(r));
   }
+
+  async listSince(query: SinceRunQuery): Promise<RunRecord[]> {
+    const after = query.after;
+    return [...this.records.values()]
+      .filter(
+        r =>
+          r.createdAt >= query.since &&
+          (query.mapping === undefined || r.mapping === query.mapping),
+      )
+      .sort((a, b) => compareCreated(b, a))
+      .filter(r => !after || compareCreated(r, after) < 0)
+      .slice(0, query.limit)
+      .map(r => structuredClone(r));
+  }
 }
 
-/** Oldest first, ties broken by id: the order of `listOpen` pages in every adapter. */
+/**
+ * Oldest first, ties broken by id: the order of `listOpen` pages in every adapter (and,
+ * reversed, of `listSince` pages).
+ */
 function compareCreated(
   a: Pick<RunRecord, 'id' | 'createdAt'>,
   b: Pick<RunRecord, 'id' | 'createdAt'>,

@@ -247,7 +247,8 @@ export function shortDigest(digest: string): string {
   return digest.replace(/^[a-z0-9]+:/, '').slice(0, 12);
 }
 
-function secondsBetween(a?: Date, b?: Date): number | undefined {
+/** Seconds from `a` to `b`; undefined when either is missing or `b` comes first. */
+export function secondsBetween(a?: Date, b?: Date): number | undefined {
   if (!a || !b) return undefined;
   const s = (b.getTime() - a.getTime()) / 1000;
   return s >= 0 ? s : undefined;

@@ -28,11 +28,27 @@ export interface RunQuery {
    * the single-filter indexes deploy.sh makes and needs no index of its own.
    */
   readonly open?: true;
+  /**
+   * Only runs that streamed (true) or did not (false). On Firestore only with `mapping`: that
+   * pair has its composite index (deploy.sh).
+   */
+  readonly streamed?: boolean;
 }
 
 /** A page of open runs, oldest first; pass the last record of a page as `after` for the next. */
 export interface OpenRunQuery {
   readonly olderThan: Date;
+  readonly limit: number;
+  readonly after?: Pick<RunRecord, 'id' | 'createdAt'>;
+}
+
+/**
+ * A page of the records created at or after `since` (of one mapping, or all), newest first;
+ * pass the last record of a page as `after` for the next.
+ */
+export interface SinceRunQuery {
+  readonly since: Date;
+  readonly mapping?: string;
   readonly limit: number;
   readonly after?: Pick<RunRecord, 'id' | 'createdAt'>;
 }
@@ -70,6 +86,8 @@ export interface RunStore {
    * `fn` may run more than once (contention), so it must not act outside the store.
    */
   updateLaunchCounter<T>(mapping: string, fn: CounterUpdate<T>): Promise<T>;
+  /** Records created since a time, newest first, one page at a time (`runs stats`). */
+  listSince(query: SinceRunQuery): Promise<RunRecord[]>;
 }
 
 /**

@@ -97,7 +97,7 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
   let subscription: Subscription;
   let messages: Message[] = [];
   let webhook: http.Server;
-  let posts: {text: string}[] = [];
+  let posts: {text: string; blocks: Record<string, unknown>[]}[] = [];
 
   before(async function () {
     this.timeout(120_000);
@@ -155,7 +155,7 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
     return {
       batch,
       store,
-      notifier: makeNotifier(TOPIC, parseSettings(env), {log}),
+      notifier: makeNotifier(TOPIC, parseSettings(env), {log, store}),
       log,
     };
   }
@@ -363,12 +363,29 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
       body.consoleUrl,
       /batch\/jobsDetail\/regions\/us-central1\/jobs\/trainer-perm00\/details\?project=/,
     );
-    // The webhook heard about each run once, in the words a person reads.
+    // The webhook heard about each run once, as a card with the words a person reads.
     assert.strictEqual(posts.length, jobs.length);
     const final0 = (await store.get(jobs[0].id))!;
+    const post0 = posts.filter(p => p.text === formatRunMessage(final0));
+    assert.strictEqual(post0.length, 1);
+    assert.deepStrictEqual(post0[0].blocks[0], {
+      type: 'header',
+      text: {type: 'plain_text', text: 'trainer failed'},
+    });
+    assert.deepStrictEqual(post0[0].blocks.at(-1), {
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          text: {type: 'plain_text', text: 'Open in Cloud Console'},
+          url: body.consoleUrl,
+        },
+      ],
+    });
     assert.strictEqual(
-      posts.filter(p => p.text === formatRunMessage(final0)).length,
-      1,
+      new Set(posts.map(p => (p.blocks[0].text as {text: string}).text)).size,
+      2,
+      'trainer failed and trainer succeeded',
     );
     assert.ok(!JSON.stringify(d.log.lines).includes('token=secret'));
   });
@@ -403,6 +420,46 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
     const again = await reconcileRuns({...d, olderThanMs: 0});
     assert.strictEqual(again.examined, 1);
     assert.strictEqual(again.notified, 0);
+  });
+
+  it("a finished run's card says how long it took to start, next to the mapping's pulled median", async () => {
+    const d = deps(new FakeBatchJobs({project: PROJECT, labels: LABELS}));
+    const t = Date.now() - 3_600_000;
+    const time = (s: number) => new Date(t + s * 1000);
+    const pulled = {requested: 'auto', enabled: false, reasons: []};
+    // Pulled runs that started after 180 s and 200 s, one that never did, and another mapping's.
+    for (const [id, startup, extra] of [
+      ['trainer-pull1', 180, {}],
+      ['trainer-pull2', 200, {}],
+      ['trainer-pull3', undefined, {state: 'FAILED'}],
+      ['eval-pull4', 900, {mapping: 'eval'}],
+    ] as const) {
+      await store.create(
+        runRecord(id, {
+          state: 'SUCCEEDED',
+          streaming: pulled,
+          launchedAt: time(0),
+          startedAt: startup === undefined ? undefined : time(startup),
+          notifiedAt: new Date(),
+          ...extra,
+        }),
+      );
+    }
+    const done = runRecord('trainer-stream1', {
+      state: 'SUCCEEDED',
+      launchedAt: time(1000),
+      startedAt: time(1041),
+      finishedAt: time(1100),
+      history: [],
+    });
+    await store.create(done);
+    assert.strictEqual(await finishAndNotify(done.id, d), 'notified');
+    const line =
+      "started in 41 s; this mapping's pulled runs: median 3 min 10 s";
+    assert.strictEqual(posts.length, 1);
+    assert.ok(posts[0].text.split('\n').includes(line), posts[0].text);
+    const context = posts[0].blocks.find(b => b.type === 'context');
+    assert.ok(JSON.stringify(context).includes(line), JSON.stringify(context));
   });
 
   it('announces a skipped push once', async () => {

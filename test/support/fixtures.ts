@@ -39,6 +39,16 @@ export function runRecord(
   };
 }
 
+/** Laid over a launched run's record, makes it the trainer mapping's skipped push. */
+export const SKIPPED_PUSH: Partial<RunRecord> = {
+  id: 'skip-trainer-0123456789ab',
+  state: 'SKIPPED',
+  jobName: undefined,
+  launchedAt: undefined,
+  startedAt: undefined,
+  finishedAt: undefined,
+};
+
 /** The labels pushrun puts on the trainer mapping's jobs. */
 export const TRAINER_LABELS: Readonly<Record<string, string>> = {
   'pushrun-mapping': 'trainer',

@@ -1,20 +1,15 @@
-import {runRecord} from '../support/fixtures';
+import {SKIPPED_PUSH, runRecord} from '../support/fixtures';
 import * as assert from 'node:assert';
-import {recordingLogger} from '../support/fixtures';
-import * as http from 'node:http';
-import {AddressInfo} from 'node:net';
 import {
   buildRunNotification,
   formatRunMessage,
-  humanizeSeconds,
   notificationType,
-  postWebhook,
-  redact,
   streamingText,
   webhookBody,
   webhookKind,
 } from '../../shared/notify';
 import {RunRecord} from '../../shared/runs/record';
+import type {RunContext} from '../../shared/webhook/message';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -37,14 +32,20 @@ const CONSOLE =
   'https://console.cloud.google.com/batch/jobsDetail/regions/us-central1/jobs/trainer-0123456789ab/details?project=p';
 
 describe('notify: message formatting', () => {
-  const cases: {name: string; r: RunRecord; lines: string[]}[] = [
+  const cases: {
+    name: string;
+    r: RunRecord;
+    context?: RunContext;
+    lines: string[];
+  }[] = [
     {
       name: 'succeeded with streaming and all timings',
       r: record(),
       lines: [
         '*trainer* succeeded: us-central1-docker.pkg.dev/p/ml/trainer:v1.2 (0123456789ab)',
         'Streaming: yes',
-        'Time: push to launch 4s, launch to running 2m 05s, running to end 1h 02m',
+        'Time: push to launch 4s, running to end 1h 02m',
+        'started in 2 min 5 s',
         `<${CONSOLE}|Open in Cloud Console>`,
       ],
     },
@@ -81,52 +82,77 @@ describe('notify: message formatting', () => {
       lines: [
         '*trainer* was cancelled: us-central1-docker.pkg.dev/p/ml/trainer:v1.2 (0123456789ab)',
         'Streaming: off',
-        'Time: launch to running 2m 05s, running to end 1h 02m',
+        'Time: running to end 1h 02m',
+        'started in 2 min 5 s',
         `<${CONSOLE}|Open in Cloud Console>`,
       ],
     },
     {
       name: 'skipped: no job, no link',
       r: record({
-        id: 'skip-trainer-0123456789ab',
-        state: 'SKIPPED',
-        jobName: undefined,
-        launchedAt: undefined,
-        startedAt: undefined,
-        finishedAt: undefined,
+        ...SKIPPED_PUSH,
         streaming: {
           requested: 'required',
           enabled: false,
           reasons: [{code: 'SCHEMA1_MANIFEST', message: 'v1'}],
         },
         skipReason: 'streaming is required and the image cannot stream',
+        skipCode: 'STREAMING_REQUIRED',
       }),
       lines: [
         '*trainer* was skipped: us-central1-docker.pkg.dev/p/ml/trainer:v1.2 (0123456789ab)',
         'Streaming: no (SCHEMA1_MANIFEST)',
-        'Why skipped: streaming is required and the image cannot stream',
+        'Why skipped: streaming is required and the image cannot stream (STREAMING_REQUIRED)',
+      ],
+    },
+    {
+      name: 'skipped over a limit, code only',
+      r: record({
+        ...SKIPPED_PUSH,
+        skipCode: 'RATE_LIMITED',
+      }),
+      lines: [
+        '*trainer* was skipped: us-central1-docker.pkg.dev/p/ml/trainer:v1.2 (0123456789ab)',
+        'Streaming: yes',
+        'Why skipped: (RATE_LIMITED)',
+      ],
+    },
+    {
+      name: 'superseded while queued: the newer job, no startup',
+      r: record({
+        state: 'CANCELLED',
+        supersededBy: 'trainer-fedcba987654',
+        startedAt: undefined,
+      }),
+      context: {pulledStartupMedianSeconds: 190},
+      lines: [
+        '*trainer* was superseded: us-central1-docker.pkg.dev/p/ml/trainer:v1.2 (0123456789ab)',
+        'Streaming: yes',
+        'Superseded by: trainer-fedcba987654',
+        'Time: push to launch 4s',
+        `<${CONSOLE}|Open in Cloud Console>`,
+      ],
+    },
+    {
+      name: "streamed, next to the mapping's pulled median",
+      r: record({startedAt: at(45), finishedAt: at(100)}),
+      context: {pulledStartupMedianSeconds: 190},
+      lines: [
+        '*trainer* succeeded: us-central1-docker.pkg.dev/p/ml/trainer:v1.2 (0123456789ab)',
+        'Streaming: yes',
+        'Time: push to launch 4s, running to end 55s',
+        "started in 41 s; this mapping's pulled runs: median 3 min 10 s",
+        `<${CONSOLE}|Open in Cloud Console>`,
       ],
     },
   ];
   for (const c of cases) {
     it(c.name, () =>
-      assert.deepStrictEqual(formatRunMessage(c.r).split('\n'), c.lines),
+      assert.deepStrictEqual(
+        formatRunMessage(c.r, c.context).split('\n'),
+        c.lines,
+      ),
     );
-  }
-
-  const durations: [number, string][] = [
-    [0, '0s'],
-    [4, '4s'],
-    [59.6, '1m 00s'],
-    [125, '2m 05s'],
-    [3600, '1h 00m'],
-    [3725, '1h 02m'],
-    [90000, '1d 01h'],
-    [-3, '0s'],
-  ];
-  for (const [s, want] of durations) {
-    it(`humanizes ${s}s as ${want}`, () =>
-      assert.strictEqual(humanizeSeconds(s), want));
   }
 
   it('maps states to notification types (cancelled counts as failed)', () => {
@@ -134,6 +160,10 @@ describe('notify: message formatting', () => {
     assert.strictEqual(notificationType('FAILED'), 'run.failed');
     assert.strictEqual(notificationType('CANCELLED'), 'run.failed');
     assert.strictEqual(notificationType('SKIPPED'), 'run.skipped');
+    assert.strictEqual(
+      notificationType('CANCELLED', 'trainer-fedcba987654'),
+      'run.superseded',
+    );
   });
 
   it('builds the topic message: record, console link, attributes, no claim', () => {
@@ -176,92 +206,11 @@ describe('notify: message formatting', () => {
     it(`treats ${url} as ${kind}`, () => {
       assert.strictEqual(webhookKind(url), kind);
       assert.deepStrictEqual(
-        Object.keys(webhookBody(record(), webhookKind(url))),
-        ['text'],
+        Object.keys(webhookBody(record(), webhookKind(url))).sort(),
+        kind === 'google-chat'
+          ? ['cardsV2', 'fallbackText', 'text']
+          : ['blocks', 'text'],
       );
     });
   }
-});
-
-describe('notify: webhook', () => {
-  let server: http.Server;
-  let base: string;
-  let received: {path: string; body: unknown}[];
-  let status: number;
-
-  before(async () => {
-    server = http.createServer((req, res) => {
-      let data = '';
-      req.on('data', c => (data += c));
-      req.on('end', () => {
-        received.push({path: req.url ?? '', body: JSON.parse(data)});
-        res.writeHead(status).end();
-      });
-    });
-    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(() => new Promise(r => server.close(r)));
-  beforeEach(() => {
-    received = [];
-    status = 200;
-  });
-
-  it('posts {text} to a loopback receiver once', async () => {
-    const log = recordingLogger();
-    const ok = await postWebhook(
-      record(),
-      `${base}/hook?token=s3cr3t`,
-      fetch,
-      log,
-    );
-    assert.strictEqual(ok, true);
-    assert.strictEqual(received.length, 1);
-    assert.deepStrictEqual(received[0].body, {
-      text: formatRunMessage(record()),
-    });
-    assert.deepStrictEqual(log.lines, []);
-  });
-
-  it('retries a 5xx and logs the failure without the URL', async () => {
-    status = 503;
-    const log = recordingLogger();
-    const url = `${base}/hook?token=s3cr3t`;
-    const ok = await postWebhook(record(), url, fetch, log, 2);
-    assert.strictEqual(ok, false);
-    assert.strictEqual(received.length, 2);
-    const text = JSON.stringify(log.lines);
-    assert.ok(!text.includes('s3cr3t'), text);
-    assert.match(text, /HTTP 503/);
-  });
-
-  it('does not retry a 4xx', async () => {
-    status = 404;
-    await postWebhook(record(), `${base}/x`, fetch, recordingLogger(), 3);
-    assert.strictEqual(received.length, 1);
-  });
-
-  it('never lets the URL out of a fetch error, even when the error quotes it', async () => {
-    const url =
-      'https://chat.googleapis.com/v1/spaces/AAA/messages?key=KEY123&token=TOKEN456';
-    const log = recordingLogger();
-    const leaky: typeof fetch = async input => {
-      throw new TypeError(`fetch failed for ${String(input)}`, {
-        cause: new Error(`connect ECONNREFUSED ${String(input)}`),
-      });
-    };
-    const ok = await postWebhook(record(), url, leaky, log, 2);
-    assert.strictEqual(ok, false);
-    const text = JSON.stringify(log.lines);
-    assert.ok(!text.includes('TOKEN456') && !text.includes('KEY123'), text);
-    assert.match(text, /\[webhook URL\]/);
-  });
-
-  it('redacts encoded forms too', () => {
-    const url = 'https://hooks.slack.com/services/T/B/X y';
-    assert.strictEqual(
-      redact(`a ${encodeURI(url)} b ${url}`, url),
-      'a [webhook URL] b [webhook URL]',
-    );
-  });
 });

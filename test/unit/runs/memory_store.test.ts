@@ -129,4 +129,48 @@ describe('MemoryRunStore', () => {
     assert.ok(got?.createdAt instanceof Date);
     assert.ok(got?.history[0].at instanceof Date);
   });
+
+  it('listSince pages a window newest first, ties by id, of one mapping or all', async () => {
+    const store = new MemoryRunStore();
+    for (const [id, s, mapping] of [
+      ['old', 5, 'trainer'],
+      ['b', 10, 'trainer'],
+      ['a', 10, 'trainer'],
+      ['c', 20, 'eval'],
+      ['d', 30, 'trainer'],
+    ] as const)
+      await store.create(record(id, 'SUCCEEDED', at(s), {mapping}));
+    const ids = (rs: RunRecord[]) => rs.map(r => r.id);
+    const first = await store.listSince({since: at(10), limit: 2});
+    assert.deepStrictEqual(ids(first), ['d', 'c']);
+    const second = await store.listSince({
+      since: at(10),
+      limit: 2,
+      after: first[1],
+    });
+    assert.deepStrictEqual(ids(second), ['b', 'a']);
+    assert.deepStrictEqual(
+      ids(await store.listSince({since: at(10), limit: 2, after: second[1]})),
+      [],
+    );
+    assert.deepStrictEqual(
+      ids(await store.listSince({since: at(0), mapping: 'trainer', limit: 9})),
+      ['d', 'b', 'a', 'old'],
+    );
+  });
+
+  it('list filters on whether a run streamed', async () => {
+    const store = new MemoryRunStore();
+    const streamed = {requested: 'auto', enabled: true, reasons: []};
+    await store.create(record('s', 'SUCCEEDED', at(1), {streaming: streamed}));
+    await store.create(record('p', 'SUCCEEDED', at(2)));
+    assert.deepStrictEqual(
+      (await store.list({streamed: false})).map(r => r.id),
+      ['p'],
+    );
+    assert.deepStrictEqual(
+      (await store.list({streamed: true})).map(r => r.id),
+      ['s'],
+    );
+  });
 });
