@@ -20,6 +20,7 @@ import {
   mergeRecord,
   skippedRecord,
 } from './runs/launch_record';
+import type {ConfigVersion} from './runs/record';
 import type {Deps} from './deps';
 
 /** What the launch path needs; `Deps` from shared/deps.ts fits. */
@@ -36,7 +37,7 @@ export type LaunchDeps = Pick<
   | 'notifier'
   | 'now'
 > &
-  Partial<Pick<Deps, 'inFlight'>>;
+  Partial<Pick<Deps, 'inFlight' | 'configSource'>>;
 
 /** How one mapping's run went. */
 export type LaunchOutcome =
@@ -70,7 +71,11 @@ export async function launchRuns(
     });
     return [];
   }
-  if (!deps.config.mappings.some(m => m.matchesImage(ids.image))) {
+  // One whole config per event, read once: the live version (or `deps.config` without a source).
+  const {config, version: configVersion} = deps.configSource
+    ? await deps.configSource.current()
+    : {config: deps.config, version: 'bundled' as const};
+  if (!config.mappings.some(m => m.matchesImage(ids.image))) {
     deps.log.info('no mapping matches this image', {
       ...ids,
       decision: 'unmatched',
@@ -80,11 +85,7 @@ export async function launchRuns(
 
   let facts: ImageFacts;
   try {
-    facts = await inspectImage(
-      ref,
-      {platform: deps.config.defaults.platform},
-      deps,
-    );
+    facts = await inspectImage(ref, {platform: config.defaults.platform}, deps);
   } catch (err) {
     throw classifyRegistryError(err);
   }
@@ -106,7 +107,7 @@ export async function launchRuns(
   }
   const plans = planPush(
     push,
-    deps.config,
+    config,
     facts,
     deps.project,
     deps.jobServiceAccount,
@@ -120,7 +121,7 @@ export async function launchRuns(
   }
 
   const settled = await Promise.allSettled(
-    plans.map(plan => launchOne(push, plan, deps)),
+    plans.map(plan => launchOne(push, plan, deps, configVersion)),
   );
   const outcomes: LaunchOutcome[] = [];
   let transient: unknown;
@@ -180,9 +181,10 @@ function launchOne(
   push: ImagePush,
   plan: PlannedRun,
   deps: LaunchDeps,
+  configVersion: ConfigVersion,
 ): Promise<LaunchOutcome> {
   if (plan.kind === 'skip' || !deps.inFlight)
-    return launchOneNow(push, plan, deps);
+    return launchOneNow(push, plan, deps, {configVersion});
   const jobId = plan.request.jobId;
   const launches = deps.inFlight;
   const key = `${jobId} ${push.tag ?? ''} ${push.digestRef.digest}`;
@@ -208,10 +210,10 @@ function launchOne(
   const sameJob = launches.get(jobKey) as Promise<LaunchOutcome> | undefined;
   const launch = sameJob
     ? sameJob.then(
-        () => launchOneNow(push, plan, deps, {jobKnown: true}),
-        () => launchOneNow(push, plan, deps),
+        () => launchOneNow(push, plan, deps, {jobKnown: true, configVersion}),
+        () => launchOneNow(push, plan, deps, {configVersion}),
       )
-    : launchOneNow(push, plan, deps);
+    : launchOneNow(push, plan, deps, {configVersion});
   launches.set(key, launch);
   if (!sameJob) launches.set(jobKey, launch);
   launch.then(
@@ -235,7 +237,7 @@ async function launchOneNow(
   push: ImagePush,
   plan: PlannedRun,
   deps: LaunchDeps,
-  opts: {jobKnown?: boolean} = {},
+  opts: {jobKnown?: boolean; configVersion: ConfigVersion},
 ): Promise<LaunchOutcome> {
   const mapping = plan.mapping.name;
   const ids = {
@@ -248,7 +250,7 @@ async function launchOneNow(
   const reasons = plan.verdict.reasons.map(r => r.code);
   if (plan.kind === 'skip') {
     const {reason} = plan.skip;
-    const record = skippedRecord(push, plan, deps.now());
+    const record = skippedRecord(push, plan, deps.now(), opts.configVersion);
     await deps.store.update(record.id, current => mergeRecord(current, record));
     await finishAndNotify(record.id, deps);
     deps.log.info(`run skipped: ${reason}`, {
@@ -270,6 +272,7 @@ async function launchOneNow(
     now: deps.now(),
     streaming,
     ...(outcome.created && {jobUid: outcome.job.uid}),
+    configVersion: opts.configVersion,
   });
   // One create() writes the record of a new launch; a record already there (another message
   // of the push, or one the recorder rebuilt from the job) is merged under a precondition.

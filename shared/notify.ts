@@ -8,6 +8,7 @@ import type {PubSub} from '@google-cloud/pubsub';
 import {TransientError, errorMessage} from './errors';
 import type {Settings} from './settings';
 import {topicName} from './topics';
+import {configVersionLines} from './runs/config_version';
 import {Logger, makeLogger} from './log';
 import {
   RunRecord,
@@ -106,6 +107,7 @@ export function formatRunMessage(record: RunRecord): string {
       `${record.image}${tag ? ':' + tag : ''} (${shortDigest(record.digest)})`,
     `Streaming: ${streamingText(record)}`,
     ...(record.skipReason ? [`Why skipped: ${record.skipReason}`] : []),
+    ...configVersionLines(record),
   ];
   const timings = [
     ['push to launch', record.pushedAt, record.launchedAt],

@@ -15,7 +15,9 @@ import {
 import type {PlannedRun} from '../plan';
 import type {Registry} from '../registry';
 import type {Settings} from '../settings';
+import type {ConfigVersionStore} from '../config/versions';
 import {lazy, type CliContext, type CommandModule} from './context';
+import {liveVersions, toolConfig} from './tool_config';
 
 // Loaded when the command runs.
 const configModule = lazy(
@@ -33,6 +35,8 @@ export const PLAN_EXIT = {planned: 0, invalidConfig: 1, unknown: 2} as const;
 /** What the command needs from outside; tests pass a fake registry. */
 export interface PlanCommandDeps {
   readonly registry: (settings: Settings) => Registry;
+  /** Where the live config is read (Firestore by default). */
+  readonly versions?: (settings: Settings) => ConfigVersionStore;
 }
 
 /** The plan as `--json` prints it: the job in proto3 JSON, as `gcloud batch jobs submit` reads it. */
@@ -140,8 +144,15 @@ async function runPlan(
     return fail(errorMessage(e));
   }
   const settings = ctx.settings();
-  const {configFile, formatProblem, readConfig} = configModule();
-  const reading = readConfig(configFile(opts.config, settings));
+  const {formatProblem} = configModule();
+  const used = await toolConfig(
+    opts.config,
+    settings,
+    deps.versions ?? liveVersions,
+  );
+  const reading = used.reading;
+  // Which config this plan is for goes to stderr, so --json stays one document.
+  ctx.err(`config: ${used.source}\n`);
   reading.errors.forEach(p => ctx.err(formatProblem(p) + '\n'));
   if (!reading.config) {
     ctx.setExit(PLAN_EXIT.invalidConfig);
@@ -219,7 +230,7 @@ export function planCommand(
       )
       .option(
         '--config <file>',
-        'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)',
+        'plan against this file (default: the live version, else $PUSHRUN_CONFIG or config/pushrun.yaml)',
       )
       .option(
         '--json',
