@@ -121,3 +121,11 @@ export function contentYaml(content: ConfigContent): string {
   });
   return doc.toString();
 }
+
+function tryParse(text: unknown): unknown {
+  try {
+    return typeof text === 'string' ? parseYaml(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
