@@ -75,11 +75,11 @@ function contentReader(content: ConfigContent, file: string): TextReader {
  * Two texts that differ only in comments, layout or where a job is written mean the same.
  */
 export function resolvedValue(content: ConfigContent): Record<string, unknown> {
-  const root = parseYaml(content.text) as unknown;
+  // A stored version written by other hands may hold anything: it then means nothing.
+  const root = tryParse(content.text);
   if (!isObject(root)) return {};
-  const files = new Map(
-    content.files.map(f => [path.normalize(f.path), f.text]),
-  );
+  const stored = Array.isArray(content.files) ? content.files : [];
+  const files = new Map(stored.map(f => [path.normalize(f.path), f.text]));
   const mappings = Array.isArray(root.mappings) ? root.mappings : [];
   return {
     ...root,
@@ -89,7 +89,7 @@ export function resolvedValue(content: ConfigContent): Record<string, unknown> {
         const {jobFile, ...rest} = m;
         return {
           ...rest,
-          job: parseYaml(files.get(path.normalize(jobFile)) ?? 'null'),
+          job: tryParse(files.get(path.normalize(jobFile))),
         };
       }),
     }),
@@ -108,7 +108,8 @@ export function contentDigest(content: ConfigContent): string {
  * kept), each `jobFile:` replaced by its job inline, so the file stands alone.
  */
 export function contentYaml(content: ConfigContent): string {
-  if (content.files.length === 0) return content.text;
+  if (!Array.isArray(content.files) || content.files.length === 0)
+    return String(content.text);
   const doc = parseDocument(content.text);
   const resolved = resolvedValue(content).mappings as unknown[];
   const mappings = doc.get('mappings');
