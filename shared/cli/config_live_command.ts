@@ -13,7 +13,7 @@ import {errorMessage, VersionTooLargeError} from '../errors';
 import type {Settings} from '../settings';
 import {lazy, type CliContext} from './context';
 import {formatHistory, historyJson} from './config_history';
-import {liveVersions} from './tool_config';
+import {liveVersions, storeUnreachable, type StoreCheck} from './tool_config';
 
 // The config reader, the store and the diff are loaded when a command runs.
 const load = lazy(() => require('../config') as typeof import('../config'));
@@ -37,6 +37,8 @@ export const DIFF_EXIT = {same: 0, differs: 1, unknown: 2} as const;
 /** What the commands need from outside; tests pass a memory store and a fixed terminal. */
 export interface LiveCommandDeps {
   readonly versions: (settings: Settings) => ConfigVersionStore;
+  /** Why the store cannot be asked (no credentials), checked before each read when set. */
+  readonly unreachable?: StoreCheck;
   /** The caller's Google identity, else `unknown`. */
   readonly identity: (settings: Settings) => Promise<string>;
   /** Whether a person can answer a question (stdin and stderr are a terminal). */
@@ -49,6 +51,7 @@ export interface LiveCommandDeps {
 /** The real store, identity and terminal. */
 export const DEFAULT_LIVE_COMMAND_DEPS: LiveCommandDeps = {
   versions: liveVersions,
+  unreachable: storeUnreachable,
   identity: settings =>
     (
       require('../config/applied_by') as typeof import('../config/applied_by')
@@ -88,8 +91,10 @@ async function readLive(
   store: ConfigVersionStore,
   ctx: CliContext,
   command: string,
+  deps: LiveCommandDeps,
 ): Promise<{live: StoredVersion | undefined} | undefined> {
   try {
+    await checkReachable(ctx, deps);
     return {live: await store.newestContent()};
   } catch (e) {
     ctx.err(
@@ -97,6 +102,15 @@ async function readLive(
     );
     return undefined;
   }
+}
+
+/** Throws, saying why, when the store cannot be asked (no credentials). */
+async function checkReachable(
+  ctx: CliContext,
+  deps: LiveCommandDeps,
+): Promise<void> {
+  const why = await deps.unreachable?.(ctx.settings());
+  if (why) throw new Error(why);
 }
 
 /** What changes from `live` to `content`, as printed lines and whether anything does. */
@@ -181,7 +195,7 @@ async function runApply(
   const read = readForApply(file, ctx);
   if (!read) return ctx.setExit(APPLY_EXIT.invalid);
   const versions = deps.versions(ctx.settings());
-  const got = await readLive(versions, ctx, 'apply');
+  const got = await readLive(versions, ctx, 'apply', deps);
   if (!got) return ctx.setExit(APPLY_EXIT.notApplied);
   const {text, same} = comparison(got.live, read.content);
   if (same) {
@@ -206,7 +220,7 @@ async function runRollback(
     return ctx.setExit(APPLY_EXIT.notApplied);
   }
   const versions = deps.versions(ctx.settings());
-  const got = await readLive(versions, ctx, 'rollback');
+  const got = await readLive(versions, ctx, 'rollback', deps);
   if (!got) return ctx.setExit(APPLY_EXIT.notApplied);
   let old: StoredVersion | undefined;
   try {
@@ -246,7 +260,7 @@ async function runDiff(
 ): Promise<void> {
   const read = readForApply(file, ctx);
   if (!read) return ctx.setExit(DIFF_EXIT.unknown);
-  const got = await readLive(deps.versions(ctx.settings()), ctx, 'diff');
+  const got = await readLive(deps.versions(ctx.settings()), ctx, 'diff', deps);
   if (!got) return ctx.setExit(DIFF_EXIT.unknown);
   const {text, same} = comparison(got.live, read.content);
   ctx.out(
@@ -266,6 +280,7 @@ async function runHistory(
     return ctx.setExit(2);
   }
   try {
+    await checkReachable(ctx, deps);
     const list = await deps.versions(ctx.settings()).list(limit);
     ctx.out(
       opts.json
@@ -292,6 +307,7 @@ async function runShow(
   const versions = deps.versions(ctx.settings());
   let v: StoredVersion | undefined;
   try {
+    await checkReachable(ctx, deps);
     v =
       n === undefined ? await versions.newestContent() : await versions.get(n);
   } catch (e) {

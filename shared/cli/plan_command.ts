@@ -17,7 +17,7 @@ import type {Registry} from '../registry';
 import type {Settings} from '../settings';
 import type {ConfigVersionStore} from '../config/versions';
 import {lazy, type CliContext, type CommandModule} from './context';
-import {liveVersions, toolConfig} from './tool_config';
+import {liveVersions, storeUnreachable, toolConfig} from './tool_config';
 
 // Loaded when the command runs.
 const configModule = lazy(
@@ -145,11 +145,9 @@ async function runPlan(
   }
   const settings = ctx.settings();
   const {formatProblem} = configModule();
-  const used = await toolConfig(
-    opts.config,
-    settings,
-    deps.versions ?? liveVersions,
-  );
+  const used = deps.versions
+    ? await toolConfig(opts.config, settings, deps.versions)
+    : await toolConfig(opts.config, settings, liveVersions, storeUnreachable);
   const reading = used.reading;
   // Which config this plan is for goes to stderr, so --json stays one document.
   ctx.err(`config: ${used.source}\n`);

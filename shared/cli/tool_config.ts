@@ -22,11 +22,15 @@ export interface ToolConfig {
   readonly source: string;
 }
 
-/** Reads `file` when given; otherwise the live version, falling back to the bundled file. */
+/**
+ * Reads `file` when given; otherwise the live version, falling back to the bundled file.
+ * `unreachable` says first why the store cannot be asked (see `storeUnreachable`).
+ */
 export async function toolConfig(
   file: string | undefined,
   settings: Settings,
   versions: (settings: Settings) => ConfigVersionStore,
+  unreachable: StoreCheck = async () => undefined,
 ): Promise<ToolConfig> {
   const {readConfig} = load();
   if (file !== undefined) {
@@ -36,9 +40,9 @@ export async function toolConfig(
       source: `file ${file}`,
     };
   }
-  let why: string;
+  let why = await unreachable(settings);
   try {
-    const live = await versions(settings).newestContent();
+    const live = why ? undefined : await versions(settings).newestContent();
     if (live) {
       const {readContent, versionFileName} = contents();
       return {
@@ -47,7 +51,7 @@ export async function toolConfig(
         source: `live version ${live.version}`,
       };
     }
-    why = 'no live version yet';
+    why ??= 'no live version yet';
   } catch (e) {
     why = `the live config could not be read: ${errorMessage(e)}`;
   }
@@ -63,3 +67,24 @@ export const liveVersions = (settings: Settings): ConfigVersionStore =>
   (
     require('../config/firestore_versions') as typeof import('../config/firestore_versions')
   ).makeConfigVersions(settings);
+
+/** Says why the store cannot be asked, or undefined when it can. */
+export type StoreCheck = (settings: Settings) => Promise<string | undefined>;
+
+/**
+ * Why the store cannot be asked, or undefined when it can: without credentials (and no
+ * emulator) the Firestore client fails with rejections nobody can catch, so look first.
+ */
+export async function storeUnreachable(
+  settings: Pick<Settings, 'firestoreEmulatorHost'>,
+): Promise<string | undefined> {
+  if (settings.firestoreEmulatorHost) return undefined;
+  try {
+    const {GoogleAuth} =
+      require('google-auth-library') as typeof import('google-auth-library');
+    await new GoogleAuth().getClient();
+    return undefined;
+  } catch (e) {
+    return `no Google credentials to read it with: ${errorMessage(e)}`;
+  }
+}
