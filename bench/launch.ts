@@ -58,7 +58,7 @@ const NOTIFICATIONS =
 const CONFIG = `${NOTIFICATIONS}\nmappings:${mappingYaml('bench')}\n`;
 
 /** Pushes `n` images with distinct digests; resolves to their digests. */
-async function distinctImages(
+export async function distinctImages(
   n: number,
   offset: number,
   baseUrl: string,
@@ -81,12 +81,14 @@ const elapsedMs = (since: bigint) =>
  * One cold start: spawn functions-framework, poll its port, post the push, and wait for the
  * stand-in to receive the CreateJob. Resolves to [spawn → listening, spawn → CreateJob] in ms.
  */
-async function coldStart(
+export async function coldStart(
   stack: Stack,
   bin: string,
   digest: string,
+  mapping = 'bench',
+  env: NodeJS.ProcessEnv = {},
 ): Promise<[number, number]> {
-  const jobId = `bench-${digest.slice(7, 19)}`;
+  const jobId = `${mapping}-${digest.slice(7, 19)}`;
   const port = await freePort();
   const received = () =>
     stack.standin.requests.some(
@@ -104,7 +106,7 @@ async function coldStart(
     ],
     {
       cwd: repoRoot(),
-      env: {...process.env, ...stack.env},
+      env: {...process.env, ...stack.env, ...env},
       stdio: 'ignore',
     },
   );
@@ -136,15 +138,21 @@ async function coldStart(
   }
 }
 
-async function benchCold(stack: Stack): Promise<void> {
-  const root = repoRoot();
+/** functions-framework's CLI script. */
+export function functionsFrameworkBin(): string {
   // The package exports only its index; the CLI's main.js sits beside it.
-  const bin = path.join(
+  return path.join(
     path.dirname(
-      require.resolve('@google-cloud/functions-framework', {paths: [root]}),
+      require.resolve('@google-cloud/functions-framework', {
+        paths: [repoRoot()],
+      }),
     ),
     'main.js',
   );
+}
+
+async function benchCold(stack: Stack): Promise<void> {
+  const bin = functionsFrameworkBin();
   const digests = await distinctImages(COLD_RUNS, 0, stack.registry.baseUrl);
   const baseline: number[] = [];
   const listening: number[] = [];
