@@ -6,7 +6,7 @@
 import {makeBatchJobs} from './batch/client';
 import type {BatchJobs} from './batch/jobs';
 import {loadConfig, type PushrunConfig} from './config';
-import {makeConfigVersions} from './config/firestore_versions';
+import {makeConfigVersionReader} from './config/rest_versions';
 import {
   fixedConfigSource,
   makeLiveConfigSource,
@@ -74,7 +74,7 @@ export function makeDeps(
     configSource: overrides.config
       ? fixedConfigSource(config)
       : makeLiveConfigSource({
-          versions: makeConfigVersions({...settings, project}),
+          versions: makeConfigVersionReader({...settings, project}),
           bundled: () => config,
           ttlMs: settings.configTtlMs,
           log,

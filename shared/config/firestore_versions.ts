@@ -10,6 +10,7 @@ import {makeFirestore, type FirestoreSettings} from '../runs/firestore_store';
 import {
   VERSIONS_COLLECTION,
   checkVersionSize,
+  versionDocId,
   type ApplyResult,
   type ConfigVersionStore,
   type StoredVersion,
@@ -26,11 +27,6 @@ const SUMMARY_FIELDS = [
   'sha256',
 ];
 const ALREADY_EXISTS = 6;
-
-/** The document id of a version: zero-padded, so ids sort as the numbers do. */
-export function versionDocId(version: number): string {
-  return `v${String(version).padStart(6, '0')}`;
-}
 
 /** A Firestore-backed store; the client is made on first use (the emulator when set). */
 export function makeConfigVersions(

@@ -10,7 +10,7 @@ import type {ConfigVersion} from '../runs/record';
 import {readContent, versionFileName} from './content';
 import {formatProblem} from './source';
 import type {PushrunConfig} from './types';
-import type {ConfigVersionStore, StoredVersion} from './versions';
+import type {ConfigVersionReader, StoredVersion} from './versions';
 
 /** A whole config and the version it is: every event uses one, never a mix of two. */
 export interface LiveConfig {
@@ -35,7 +35,7 @@ export function fixedConfigSource(
 
 /** What the live source reads from. */
 export interface LiveSourceOptions {
-  readonly versions: ConfigVersionStore;
+  readonly versions: ConfigVersionReader;
   /** The bundled file's config (already read), used while no version exists. */
   readonly bundled: () => PushrunConfig;
   readonly ttlMs: number;

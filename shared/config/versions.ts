@@ -71,6 +71,17 @@ export interface ConfigVersionStore {
   apply(draft: VersionDraft, expected: number): Promise<ApplyResult>;
 }
 
+/** What the functions read: the newest version (with or without content), and one version. */
+export type ConfigVersionReader = Pick<
+  ConfigVersionStore,
+  'newest' | 'newestContent' | 'get'
+>;
+
+/** The document id of a version: zero-padded, so ids sort as the numbers do. */
+export function versionDocId(version: number): string {
+  return `v${String(version).padStart(6, '0')}`;
+}
+
 /** The summary part of a version. */
 export function summaryOf(v: VersionSummary): VersionSummary {
   return {
