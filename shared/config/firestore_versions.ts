@@ -8,6 +8,7 @@ import type {DocumentData, Firestore} from '@google-cloud/firestore';
 import {TransientError, errorMessage} from '../errors';
 import {makeFirestore, type FirestoreSettings} from '../runs/firestore_store';
 import {
+  SUMMARY_FIELDS,
   VERSIONS_COLLECTION,
   checkVersionSize,
   versionDocId,
@@ -18,14 +19,6 @@ import {
   type VersionSummary,
 } from './versions';
 
-const SUMMARY_FIELDS = [
-  'version',
-  'appliedAt',
-  'appliedBy',
-  'message',
-  'mappings',
-  'sha256',
-];
 const ALREADY_EXISTS = 6;
 
 /** A Firestore-backed store; the client is made on first use (the emulator when set). */

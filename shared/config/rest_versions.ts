@@ -7,6 +7,7 @@
 import {TransientError, errorMessage} from '../errors';
 import type {Settings} from '../settings';
 import {
+  SUMMARY_FIELDS,
   VERSIONS_COLLECTION,
   versionDocId,
   type ConfigVersionReader,
@@ -14,14 +15,6 @@ import {
   type VersionSummary,
 } from './versions';
 
-const SUMMARY_FIELDS = [
-  'version',
-  'appliedAt',
-  'appliedBy',
-  'message',
-  'mappings',
-  'sha256',
-];
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 // A cold instance with nothing in memory waits this long for its one read before retrying.
 const READ_TIMEOUT_MS = 10_000;

@@ -14,6 +14,16 @@ export const VERSIONS_COLLECTION = 'pushrun-config-versions';
  */
 export const MAX_VERSION_BYTES = 1_048_576 - 16_384;
 
+/** The fields of `VersionSummary`: what a "which version is newest" read asks for. */
+export const SUMMARY_FIELDS: readonly string[] = [
+  'version',
+  'appliedAt',
+  'appliedBy',
+  'message',
+  'mappings',
+  'sha256',
+];
+
 /** A file stored with a version: a `jobFile:` as the config names it, and its text. */
 export interface StoredFile {
   /** The path relative to the config file's folder, normalised (`jobs/trainer.json`). */
