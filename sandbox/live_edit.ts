@@ -101,6 +101,7 @@ export async function liveEdit(
     )?.job.taskGroups[0].taskSpec.runnables[0].container.commands;
     if (!commands) await new Promise(r => setTimeout(r, 250));
   }
+  await pushrun('config', 'history');
   const ok =
     applied === 0 && (commands ?? []).some(c => c.includes(LIVE_EDIT_MARK));
   say(
