@@ -38,6 +38,8 @@
 #      pushrun-invoker run.invoker on each, and sets a dead-letter policy on the Pub/Sub
 #      subscription Eventarc made for each trigger (Eventarc takes no dead-letter flag, so the
 #      subscription it created is updated in place; this is repeated after every deploy);
+#      Then it applies the config as a live version (`pushrun config apply --message deploy`)
+#      when it differs from the live one: the functions follow the newest version;
 #   7. creates or updates the Cloud Scheduler job pushrun-reconcile (every 10 minutes).
 #
 # Source upload: `--source=.` with .gcloudignore. The upload holds the TypeScript sources,
@@ -798,6 +800,16 @@ side_by_side \
   "deploy_function onImagePush $GCR_TOPIC $LAUNCHER_SA PUSHRUN_JOB_SERVICE_ACCOUNT=${JOBS_SA}" \
   "deploy_function onJobStateChange $batch_events_topic $RECORDER_SA" \
   "deploy_function reconcileRuns $RECONCILE_TOPIC $RECORDER_SA"
+
+# The functions follow the newest live config version (DESIGN.md "Live config"): the file just
+# deployed becomes one when it differs from the live version. A failure leaves the functions on
+# the live version (or the bundled file) and says how to apply by hand.
+step "Live config"
+apply_live=(node bin/pushrun config apply "$config_rel" --yes --message deploy)
+show "${apply_live[@]}"
+if [[ "$dry_run" -eq 0 ]] && ! GOOGLE_CLOUD_PROJECT="$project" "${apply_live[@]}"; then
+  note "warning: $config_rel was not applied as a live version; run: GOOGLE_CLOUD_PROJECT=$project npx pushrun config apply $config_rel --message deploy" >&2
+fi
 
 # --- 7. scheduler ----------------------------------------------------------------------------
 step "Cloud Scheduler"

@@ -133,6 +133,28 @@ async function coldStart(
   }
 }
 
+/**
+ * One cold start of the real `onImagePush` against the stack: [spawn → listening, spawn → the
+ * stand-in receives the CreateJob of `mapping` for `digest`], in ms.
+ */
+export function coldLaunch(
+  stack: Stack,
+  digest: string,
+  opts: {mapping?: string; env?: NodeJS.ProcessEnv} = {},
+): Promise<[number, number]> {
+  const jobId = `${opts.mapping ?? 'bench'}-${digest.slice(7, 19)}`;
+  return coldStart(
+    'onImagePush',
+    repoRoot(),
+    {...process.env, ...stack.env, ...opts.env},
+    digest,
+    () =>
+      stack.standin.requests.some(
+        q => q.method === 'CreateJob' && q.request.jobId === jobId,
+      ),
+  );
+}
+
 /** Prints the cold-start figures; `images(n, offset)` pushes n images with distinct digests. */
 export async function benchCold(
   stack: Stack,
@@ -155,12 +177,7 @@ export async function benchCold(
     if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
     baseline.push(elapsedMs(t));
     floor.push((await coldStart('floor', floorFile, env, digest))[1]);
-    const jobId = `bench-${digest.slice(7, 19)}`;
-    const [l, c] = await coldStart('onImagePush', repoRoot(), env, digest, () =>
-      stack.standin.requests.some(
-        q => q.method === 'CreateJob' && q.request.jobId === jobId,
-      ),
-    );
+    const [l, c] = await coldLaunch(stack, digest);
     listening.push(l);
     cold.push(c);
   }

@@ -6,6 +6,7 @@ import {benchBurst} from './burst';
 import {benchCheck} from './check';
 import {benchCli} from './cli';
 import {benchLaunch} from './launch';
+import {benchLiveConfig} from './live_config';
 import {benchRecorder} from './recorder';
 
 const BENCHES: [string, () => Promise<void>][] = [
@@ -14,6 +15,7 @@ const BENCHES: [string, () => Promise<void>][] = [
   ['burst: one instance, 1,000 deliveries of 200 pushes', benchBurst],
   ['recorder: job state handler time', benchRecorder],
   ['cli: pushrun --help', benchCli],
+  ['live config: cold start and apply → push', benchLiveConfig],
 ];
 
 async function main(): Promise<void> {

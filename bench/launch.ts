@@ -48,7 +48,7 @@ const NOTIFICATIONS =
 const CONFIG = `${NOTIFICATIONS}\nmappings:${mappingYaml('bench')}\n`;
 
 /** Pushes `n` images with distinct digests; resolves to their digests. */
-async function distinctImages(
+export async function distinctImages(
   n: number,
   offset: number,
   baseUrl: string,

@@ -58,6 +58,11 @@ export function startFirestoreEmulator(): Promise<Emulator | undefined> {
   return startOnce('firestore');
 }
 
+/** Starts a Firestore emulator of the caller's own, not shared, that it may stop (outage tests). */
+export function startPrivateFirestoreEmulator(): Promise<Emulator | undefined> {
+  return start('firestore');
+}
+
 /** Deletes every document in the Firestore emulator's default database (between tests). */
 export async function resetFirestore(
   host: string,

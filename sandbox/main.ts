@@ -12,6 +12,10 @@ import {formatRunTable} from '../shared/cli/runs_command';
 import type {RunRecord} from '../shared/runs/record';
 import type {RunStore} from '../shared/runs/store';
 import {startStack, type Stack} from './stack';
+import {liveEdit} from './live_edit';
+
+// The functions look for a new live config this often: a live edit is used a second later.
+const CONFIG_TTL_MS = 1000;
 
 const PROJECT = 'pushrun-sandbox';
 const GCR_TOPIC = 'gcr';
@@ -174,7 +178,10 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
     pushSubscriptions: true,
     lifecycleStepMs: 1500,
     topics: {gcr: GCR_TOPIC, events: EVENTS_TOPIC, notifications: NOTIFY_TOPIC},
-    env: {PUSHRUN_RECONCILE_AFTER: '30s'},
+    env: {
+      PUSHRUN_RECONCILE_AFTER: '30s',
+      PUSHRUN_CONFIG_TTL: `${CONFIG_TTL_MS / 1000}s`,
+    },
     onLog: (target, line) => {
       const text = describeLog(target, line);
       if (text) say(text);
@@ -229,7 +236,16 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
         `${good ? '✔' : '✘'} ${demo.repo}: expected ${demo.expect.state}, got ${run?.state ?? 'no run'}`,
       );
     }
-    if (opts.once) return ok ? 0 : 1;
+    const edit = await liveEdit(
+      stack,
+      {location: opts.location, ttlMs: CONFIG_TTL_MS, timeoutMs: 30_000},
+      say,
+    );
+    say(
+      `\nEdit the mappings live yourself (used within PUSHRUN_CONFIG_TTL=${CONFIG_TTL_MS / 1000}s, no deploy):\n` +
+        edit.commands.map(c => `  ${c}`).join('\n'),
+    );
+    if (opts.once) return ok && edit.ok ? 0 : 1;
 
     say(`
 The sandbox stays up. Push your own image and watch it run, for example:

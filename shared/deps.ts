@@ -6,6 +6,12 @@
 import {makeBatchJobs} from './batch/client';
 import type {BatchJobs} from './batch/jobs';
 import {loadConfig, type PushrunConfig} from './config';
+import {makeConfigVersionReader} from './config/rest_versions';
+import {
+  fixedConfigSource,
+  makeLiveConfigSource,
+  type ConfigSource,
+} from './config/live';
 import {Logger, makeLogger} from './log';
 import {makeNotifier, type Notifier} from './notify';
 import {makeRegistry, type Registry} from './registry';
@@ -16,7 +22,10 @@ import {parseSettings, type Settings} from './settings';
 /** Everything the launch and completion paths need, built once per instance. */
 export interface Deps {
   readonly settings: Settings;
+  /** The bundled file's config: the live config's fallback while no version is stored. */
   readonly config: PushrunConfig;
+  /** The config each event uses: the newest live version, looked for every `PUSHRUN_CONFIG_TTL`. */
+  readonly configSource: ConfigSource;
   /** The project jobs, runs and topics live in (`settings.project`). */
   readonly project: string;
   /** The identity jobs run as when their template names none. */
@@ -63,6 +72,17 @@ export function makeDeps(
     registry: makeRegistry(settings),
     batch: makeBatchJobs(settings),
     store,
+    // A config handed in is used as it is; otherwise the functions follow the live versions.
+    configSource: overrides.config
+      ? fixedConfigSource(config)
+      : makeLiveConfigSource({
+          versions: makeConfigVersionReader({...settings, project}),
+          bundled: () => config,
+          ttlMs: settings.configTtlMs,
+          log,
+        }),
+    // The topic is read once, from the bundled file: deploy.sh creates it and grants publishing
+    // on it, so a new topic needs a deploy anyway.
     notifier: makeNotifier(
       config.notifications.topic,
       {...settings, project},

@@ -27,6 +27,14 @@ export class TransientError extends Error {
   }
 }
 
+/** A live config version too large to store (Firestore's 1 MiB document limit): nothing stored. */
+export class VersionTooLargeError extends PermanentError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VersionTooLargeError';
+  }
+}
+
 /** The message of any thrown value. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -21,6 +21,7 @@ import {
   mergeRecord,
   skippedRecord,
 } from './runs/launch_record';
+import type {ConfigVersion} from './runs/record';
 import type {Deps} from './deps';
 import {supersedeOlderRuns} from './supersede';
 
@@ -38,7 +39,7 @@ export type LaunchDeps = Pick<
   | 'notifier'
   | 'now'
 > &
-  Partial<Pick<Deps, 'inFlight'>>;
+  Partial<Pick<Deps, 'inFlight' | 'configSource'>>;
 
 /** How one mapping's run went. */
 export type LaunchOutcome =
@@ -72,7 +73,11 @@ export async function launchRuns(
     });
     return [];
   }
-  if (!deps.config.mappings.some(m => m.matchesImage(ids.image))) {
+  // One whole config per event, read once: the live version (or `deps.config` without a source).
+  const {config, version: configVersion} = deps.configSource
+    ? await deps.configSource.current()
+    : {config: deps.config, version: 'bundled' as const};
+  if (!config.mappings.some(m => m.matchesImage(ids.image))) {
     deps.log.info('no mapping matches this image', {
       ...ids,
       decision: 'unmatched',
@@ -82,11 +87,7 @@ export async function launchRuns(
 
   let facts: ImageFacts;
   try {
-    facts = await inspectImage(
-      ref,
-      {platform: deps.config.defaults.platform},
-      deps,
-    );
+    facts = await inspectImage(ref, {platform: config.defaults.platform}, deps);
   } catch (err) {
     throw classifyRegistryError(err);
   }
@@ -108,7 +109,7 @@ export async function launchRuns(
   }
   const plans = planPush(
     push,
-    deps.config,
+    config,
     facts,
     deps.project,
     deps.jobServiceAccount,
@@ -122,7 +123,7 @@ export async function launchRuns(
   }
 
   const settled = await Promise.allSettled(
-    plans.map(plan => launchOne(push, plan, deps)),
+    plans.map(plan => launchOne(push, plan, deps, configVersion)),
   );
   const outcomes: LaunchOutcome[] = [];
   let transient: unknown;
@@ -182,9 +183,10 @@ function launchOne(
   push: ImagePush,
   plan: PlannedRun,
   deps: LaunchDeps,
+  configVersion: ConfigVersion,
 ): Promise<LaunchOutcome> {
   if (plan.kind === 'skip' || !deps.inFlight)
-    return launchOneNow(push, plan, deps);
+    return launchOneNow(push, plan, deps, {configVersion});
   const jobId = plan.request.jobId;
   const launches = deps.inFlight;
   const key = `${jobId} ${push.tag ?? ''} ${push.digestRef.digest}`;
@@ -217,7 +219,8 @@ function launchOne(
     launch = sameJob!.then(
       o => {
         // A launch a limit skipped made no job: this message asks the limits again.
-        if (o.kind === 'skipped') return launchOneNow(push, plan, deps);
+        if (o.kind === 'skipped')
+          return launchOneNow(push, plan, deps, {configVersion});
         deps.log.info('job exists already: its launch recorded this message', {
           eventId: push.eventId,
           mapping: o.mapping,
@@ -227,16 +230,20 @@ function launchOne(
         });
         return o.kind === 'launched' ? {...o, kind: 'exists'} : o;
       },
-      () => launchOneNow(push, plan, deps),
+      () => launchOneNow(push, plan, deps, {configVersion}),
     );
   } else if (sameJob) {
     launch = sameJob.then(
-      o => launchOneNow(push, plan, deps, {jobKnown: o.kind !== 'skipped'}),
-      () => launchOneNow(push, plan, deps),
+      o =>
+        launchOneNow(push, plan, deps, {
+          jobKnown: o.kind !== 'skipped',
+          configVersion,
+        }),
+      () => launchOneNow(push, plan, deps, {configVersion}),
     );
   } else {
     const aboard: Riders = {pushes: [], sealed: false};
-    launch = launchOneNow(push, plan, deps, {riders: aboard});
+    launch = launchOneNow(push, plan, deps, {riders: aboard, configVersion});
     riders.set(launch, aboard);
     launches.set(jobKey, launch);
   }
@@ -270,7 +277,7 @@ async function launchOneNow(
   push: ImagePush,
   plan: PlannedRun,
   deps: LaunchDeps,
-  opts: {jobKnown?: boolean; riders?: Riders} = {},
+  opts: {jobKnown?: boolean; riders?: Riders; configVersion: ConfigVersion},
 ): Promise<LaunchOutcome> {
   const mapping = plan.mapping.name;
   const ids = {
@@ -283,7 +290,7 @@ async function launchOneNow(
   const reasons = plan.verdict.reasons.map(r => r.code);
   const skipRun = async (skip: SkipPlan): Promise<LaunchOutcome> => {
     const {code, reason} = skip.skip;
-    const record = skippedRecord(push, skip, deps.now());
+    const record = skippedRecord(push, skip, deps.now(), opts.configVersion);
     await deps.store.update(record.id, current => mergeRecord(current, record));
     await finishAndNotify(record.id, deps);
     deps.log.info(`run skipped: ${reason}`, {
@@ -317,6 +324,7 @@ async function launchOneNow(
     now: deps.now(),
     streaming,
     ...(outcome.created && {jobUid: outcome.job.uid}),
+    configVersion: opts.configVersion,
   };
   let record = launchedRecord(push, plan, facts);
   if (opts.riders) {

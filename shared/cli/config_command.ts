@@ -13,6 +13,7 @@ import {asObject} from '../containers';
 import type {Settings} from '../settings';
 import {topicName} from '../topics';
 import {lazy, type CliContext, type CommandModule} from './context';
+import {addLiveCommands, type LiveCommandDeps} from './config_live_command';
 
 // The config reader (YAML, the JSON Schema, the Batch protos) is loaded when the command runs.
 const configModule = lazy(
@@ -60,6 +61,8 @@ export interface ConfigCommandDeps {
   readonly repositories: () => RepositoryReader;
   /** Called once, on the first `--online` check. */
   readonly topics: () => TopicPolicyReader;
+  /** The live config store and terminal for apply, diff, history, show and rollback. */
+  readonly live?: LiveCommandDeps;
 }
 
 const DOCKER_FORMAT = 1;
@@ -272,7 +275,7 @@ export function configCommand(
   return (program: Command, ctx: CliContext) => {
     const config = program
       .command('config')
-      .description('Work with the mappings file.');
+      .description('Work with the mappings file and its live versions.');
     config
       .command('validate')
       .description(
@@ -289,6 +292,7 @@ export function configCommand(
       .action((file: string | undefined, opts: {online?: boolean}) =>
         runValidate(file, opts, ctx, deps),
       );
+    addLiveCommands(config, ctx, deps.live);
   };
 }
 

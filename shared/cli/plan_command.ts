@@ -18,8 +18,10 @@ import type {PlannedRun} from '../plan';
 import type {Registry} from '../registry';
 import type {RunStore} from '../runs/store';
 import type {Settings} from '../settings';
+import type {ConfigVersionStore} from '../config/versions';
 import {lazy, type CliContext, type CommandModule} from './context';
 import type {GuardrailsPreview} from './plan_guardrails';
+import {liveVersions, storeUnreachable, toolConfig} from './tool_config';
 
 // Loaded when the command runs.
 const configModule = lazy(
@@ -45,6 +47,8 @@ export interface PlanCommandDeps {
   readonly registry: (settings: Settings) => Registry;
   readonly store?: (settings: Settings) => RunStore;
   readonly batch?: (settings: Settings) => BatchJobs;
+  /** Where the live config is read (Firestore by default). */
+  readonly versions?: (settings: Settings) => ConfigVersionStore;
 }
 
 /** The plan as `--json` prints it: the job in proto3 JSON, as `gcloud batch jobs submit` reads it. */
@@ -158,8 +162,13 @@ async function runPlan(
     return fail(errorMessage(e));
   }
   const settings = ctx.settings();
-  const {configFile, formatProblem, readConfig} = configModule();
-  const reading = readConfig(configFile(opts.config, settings));
+  const {formatProblem} = configModule();
+  const used = deps.versions
+    ? await toolConfig(opts.config, settings, deps.versions)
+    : await toolConfig(opts.config, settings, liveVersions, storeUnreachable);
+  const reading = used.reading;
+  // Which config this plan is for goes to stderr, so --json stays one document.
+  ctx.err(`config: ${used.source}\n`);
   reading.errors.forEach(p => ctx.err(formatProblem(p) + '\n'));
   if (!reading.config) {
     ctx.setExit(PLAN_EXIT.invalidConfig);
@@ -271,7 +280,7 @@ export function planCommand(
       )
       .option(
         '--config <file>',
-        'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)',
+        'plan against this file (default: the live version, else $PUSHRUN_CONFIG or config/pushrun.yaml)',
       )
       .option(
         '--json',

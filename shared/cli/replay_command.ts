@@ -16,6 +16,9 @@ import {lazy, type CliContext, type CommandModule} from './context';
 // The launch path and its adapters are loaded when the command runs.
 const launch = lazy(() => require('../launch') as typeof import('../launch'));
 const wiring = lazy(() => require('../deps') as typeof import('../deps'));
+const live = lazy(
+  () => require('../config/live') as typeof import('../config/live'),
+);
 
 /** How replay builds its dependencies; tests pass in-memory stores and fakes. */
 export type ReplayDepsFactory = (settings: Settings) => Deps;
@@ -65,13 +68,23 @@ async function runReplay(
     }
     throw e;
   }
-  if (
-    opts.mapping &&
-    !deps.config.mappings.some(m => m.name === opts.mapping)
-  ) {
-    return fail(2, `no mapping named "${opts.mapping}" in ${deps.config.file}`);
+  // The live version the functions would use, unless a file is named.
+  let used;
+  try {
+    used = opts.config
+      ? {config: deps.config, version: 'bundled' as const}
+      : await deps.configSource.current();
+  } catch (e) {
+    return fail(2, errorMessage(e));
   }
-  const mappings = deps.config.mappings.filter(
+  const {config, version} = used;
+  ctx.out(
+    `config: ${typeof version === 'number' ? `live version ${version}` : `file ${config.file}`}\n`,
+  );
+  if (opts.mapping && !config.mappings.some(m => m.name === opts.mapping)) {
+    return fail(2, `no mapping named "${opts.mapping}" in ${config.file}`);
+  }
+  const mappings = config.mappings.filter(
     m => !opts.mapping || m.name === opts.mapping,
   );
   const {tag, ...pinned} = ref;
@@ -85,7 +98,7 @@ async function runReplay(
   try {
     outcomes = await launch().launchRuns(push, {
       ...deps,
-      config: {...deps.config, mappings},
+      configSource: live().fixedConfigSource({...config, mappings}, version),
     });
   } catch (e) {
     return fail(e instanceof TransientError ? 2 : 1, errorMessage(e));
@@ -120,7 +133,7 @@ export function replayCommand(overrides: DepsOverrides = {}): CommandModule {
       .option('--mapping <name>', 'only this mapping')
       .option(
         '--config <file>',
-        'the config file (default: $PUSHRUN_CONFIG, else config/pushrun.yaml)',
+        'use this file (default: the live version, else $PUSHRUN_CONFIG or config/pushrun.yaml)',
       )
       .action((image: string, opts: {mapping?: string; config?: string}) =>
         runReplay(image, opts, ctx, factory),

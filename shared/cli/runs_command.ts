@@ -14,6 +14,7 @@ import {
   shortDigest,
 } from '../runs/record';
 import type {RunStore} from '../runs/store';
+import {configVersionText} from '../runs/config_version';
 import type {Settings} from '../settings';
 import type {CliContext, CommandModule} from './context';
 import {registerRunsStats} from './runs_stats_command';
@@ -180,6 +181,12 @@ export function formatRunDetail(r: RunRecord): string {
     ['digest', r.digest],
     ['state', r.state],
     ['skipped', r.skipReason],
+    [
+      'config',
+      r.configVersion !== undefined
+        ? configVersionText(r.configVersion)
+        : undefined,
+    ],
     ['streaming', `${streamingText(r)} (requested: ${r.streaming.requested})`],
     ...r.streaming.reasons.map((x): [string, string] => [
       '',

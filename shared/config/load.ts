@@ -9,6 +9,7 @@ import {
   readText,
   type Problem,
 } from './source';
+import type {TextReader} from './template';
 import type {PushrunConfig} from './types';
 import {validateConfig} from './validate';
 
@@ -27,31 +28,41 @@ export interface ConfigReading {
   readonly warnings: readonly Problem[];
 }
 
-/** Reads and validates a config file without throwing; an unreadable file is one problem. */
-export function readConfig(file: string): ConfigReading {
-  const read = readText(file);
-  if ('why' in read) {
+/**
+ * Reads and validates a config file without throwing; an unreadable file is one problem.
+ * `read` reads it and its `jobFile`s (the disk by default).
+ */
+export function readConfig(
+  file: string,
+  read: TextReader = readText,
+): ConfigReading {
+  const text = read(file);
+  if ('why' in text) {
     const problem: Problem = {
       file,
       line: 1,
       col: 1,
-      message: `cannot read config: ${read.why}`,
+      message: `cannot read config: ${text.why}`,
       severity: 'error',
     };
     return {errors: [problem], warnings: []};
   }
-  return parseConfig(read.text, file);
+  return parseConfig(text.text, file, read);
 }
 
 /** Validates config text as if read from `file` (`jobFile`s are read relative to its folder). */
-export function parseConfig(text: string, file: string): ConfigReading {
+export function parseConfig(
+  text: string,
+  file: string,
+  read?: TextReader,
+): ConfigReading {
   const parsed = parseSource(file, text);
   const problems = new ProblemList();
   problems.problems.push(...parsed.problems);
   if (parsed.problems.some(p => p.severity === 'error')) {
     return {errors: problems.errors, warnings: problems.warnings};
   }
-  const {config} = validateConfig(parsed.source, problems);
+  const {config} = validateConfig(parsed.source, problems, read);
   return {
     ...(config && {config}),
     errors: problems.errors,

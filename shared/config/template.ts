@@ -34,12 +34,19 @@ export interface Template {
   readonly at: NodePath;
 }
 
-/** The mapping's `job`, or the content of its `jobFile` (relative to the config file). */
+/** Reads a file's text, or says why it cannot: the disk, or the files stored with a live version. */
+export type TextReader = (file: string) => {text: string} | {why: string};
+
+/**
+ * The mapping's `job`, or the content of its `jobFile` (relative to the config file), read by
+ * `read` (the disk by default).
+ */
 export function readTemplate(
   source: Source,
   at: NodePath,
   raw: Json,
   problems: ProblemList,
+  read: TextReader = readText,
 ): Template | undefined {
   if (raw.job !== undefined && raw.jobFile !== undefined) {
     problems.error(
@@ -64,16 +71,16 @@ export function readTemplate(
   }
   const jobFile = raw.jobFile as string;
   const file = path.join(path.dirname(source.file), jobFile);
-  const read = readText(file);
-  if ('why' in read) {
+  const text = read(file);
+  if ('why' in text) {
     problems.error(
       source,
       [...at, 'jobFile'],
-      `cannot read jobFile ${file}: ${read.why}`,
+      `cannot read jobFile ${file}: ${text.why}`,
     );
     return undefined;
   }
-  const parsed = parseSource(file, read.text);
+  const parsed = parseSource(file, text.text);
   for (const p of parsed.problems) problems.problems.push(p);
   if (parsed.problems.some(p => p.severity === 'error')) return undefined;
   if (!isObject(parsed.source.value)) {

@@ -13,7 +13,12 @@ import {
   type Source,
 } from './source';
 import {compileTagFilter} from './tag_filter';
-import {checkTemplate, isObject, readTemplate} from './template';
+import {
+  checkTemplate,
+  isObject,
+  readTemplate,
+  type TextReader,
+} from './template';
 import {
   DEFAULT_NOTIFICATIONS,
   DEFAULTS,
@@ -34,10 +39,14 @@ export interface Validation {
 
 type Json = Record<string, unknown>;
 
-/** Validates a parsed config file and builds the typed config; `file` locates `jobFile`s. */
+/**
+ * Validates a parsed config file and builds the typed config; `jobFile`s are read by `read`
+ * relative to the file (from the disk unless a live version's stored files are given).
+ */
 export function validateConfig(
   source: Source,
   problems = new ProblemList(),
+  read?: TextReader,
 ): Validation {
   const failed = checkSchema(source, problems);
   if (problems.errors.length && !isObject(source.value)) return {problems};
@@ -101,7 +110,7 @@ export function validateConfig(
     } else {
       firstLine.set(name, lineOf(source, [...at, 'name']));
     }
-    const mapping = checkMapping(source, at, raw, defaults, problems);
+    const mapping = checkMapping(source, at, raw, defaults, problems, read);
     if (mapping) mappings.push(mapping);
   });
 
@@ -122,6 +131,7 @@ function checkMapping(
   raw: Json,
   defaults: Defaults,
   problems: ProblemList,
+  read?: TextReader,
 ): Mapping | undefined {
   const errorsBefore = problems.errors.length;
   const name = raw.name as string;
@@ -157,7 +167,7 @@ function checkMapping(
     });
   }
 
-  const template = readTemplate(source, at, raw, problems);
+  const template = readTemplate(source, at, raw, problems, read);
   const job = template && checkTemplate(template, streaming, problems);
 
   if (problems.errors.length > errorsBefore || !template || !job)

@@ -5,7 +5,12 @@
 import type {ImagePush} from '../events';
 import {imageName} from '../image_ref';
 import type {LaunchPlan, PlannedRun, SkipPlan} from '../plan';
-import {consoleUrl, skipRecordId, type RunRecord} from './record';
+import {
+  consoleUrl,
+  skipRecordId,
+  type ConfigVersion,
+  type RunRecord,
+} from './record';
 import type {RunMutation} from './store';
 
 /** Whether the built job streams its pushed image (the builder sets it on those containers). */
@@ -29,10 +34,11 @@ export function launchedRecord(
     readonly now: Date;
     readonly streaming: boolean;
     readonly jobUid?: string;
+    readonly configVersion?: ConfigVersion;
   },
 ): RunRecord {
   const {request, region} = plan;
-  const {now, streaming, jobUid} = launch;
+  const {now, streaming, jobUid, configVersion} = launch;
   return {
     id: request.jobId,
     mapping: plan.mapping.name,
@@ -56,6 +62,7 @@ export function launchedRecord(
     launchedAt: now,
     history: [{state: 'QUEUED', at: now}],
     consoleUrl: consoleUrl(launch.project, region, request.jobId),
+    ...(configVersion !== undefined && {configVersion}),
   };
 }
 
@@ -76,6 +83,7 @@ export function skippedRecord(
   push: ImagePush,
   plan: SkipPlan,
   now: Date,
+  configVersion?: ConfigVersion,
 ): RunRecord {
   return {
     id: skipRecordId(plan.mapping.name, plan.digest),
@@ -99,6 +107,7 @@ export function skippedRecord(
     pushedAt: push.publishedAt,
     finishedAt: now,
     history: [{state: 'SKIPPED', at: now}],
+    ...(configVersion !== undefined && {configVersion}),
   };
 }
 
@@ -124,6 +133,10 @@ export function mergeRecord(
     ...(!current.jobUid && fresh.jobUid && {jobUid: fresh.jobUid}),
     ...(!current.indexDigest &&
       fresh.indexDigest && {indexDigest: fresh.indexDigest}),
+    ...(current.configVersion === undefined &&
+      fresh.configVersion !== undefined && {
+        configVersion: fresh.configVersion,
+      }),
   };
   const changed =
     tags.length !== current.tags.length ||
@@ -132,6 +145,7 @@ export function mergeRecord(
     merged.pushedAt !== current.pushedAt ||
     merged.launchedAt !== current.launchedAt ||
     merged.jobUid !== current.jobUid ||
-    merged.indexDigest !== current.indexDigest;
+    merged.indexDigest !== current.indexDigest ||
+    merged.configVersion !== current.configVersion;
   return {record: merged, changed};
 }

@@ -2,6 +2,7 @@
  * What a person is told about a finished run, once, as parts: the plain text and the Chat and
  * Slack cards (cards.ts) are each laid out from the same `RunMessage`.
  */
+import {configVersionText} from '../runs/config_version';
 import {humanizeSeconds, spokenSeconds} from '../duration';
 import {
   RunRecord,
@@ -75,6 +76,11 @@ export function runMessage(
     facts.push({label: 'Why skipped', text: why});
   if (record.supersededBy)
     facts.push({label: 'Superseded by', text: record.supersededBy});
+  if (record.configVersion !== undefined)
+    facts.push({
+      label: 'Config',
+      text: configVersionText(record.configVersion),
+    });
   const timings = (
     [
       ['push to launch', record.pushedAt, record.launchedAt],

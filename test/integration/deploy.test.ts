@@ -633,6 +633,20 @@ describe('deploy.sh', function () {
       assertNothingForbidden(printed.flat(), 'dry run');
     });
 
+    it('shows the live config apply, after the functions deploy', () => {
+      const lines = dryRun.stdout.split('\n');
+      const apply = lines.findIndex(l =>
+        /^\+ node bin\/pushrun config apply \S+\.yaml --yes --message deploy$/.test(
+          l,
+        ),
+      );
+      const deploys = lines.flatMap((l, i) =>
+        /^\+ gcloud functions deploy /.test(l) ? [i] : [],
+      );
+      assert.ok(apply > 0, dryRun.stdout);
+      assert.ok(deploys.length === 3 && apply > deploys[2]);
+    });
+
     it('without --webhook-secret: no secrets, no Secret Manager', async () => {
       const r = await deploy(base);
       assert.strictEqual(r.status, 0, r.stderr);

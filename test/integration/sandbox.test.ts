@@ -52,7 +52,9 @@ describe('npm run sandbox', function () {
         this.skip();
       }
       assert.match(out, /stays up/, out);
-      assert.strictEqual((out.match(/^✔ /gm) ?? []).length, 3, out);
+      assert.strictEqual((out.match(/^✔ /gm) ?? []).length, 4, out);
+      assert.match(out, /^✔ live edit: job demo-\w+ got .*edited live/m);
+      assert.match(out, /npx pushrun config rollback 1/);
       assert.doesNotMatch(out, /^✘ /m);
       const ports = [...out.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)].map(m =>
         Number(m[1]),
