@@ -22,6 +22,28 @@ export function editedConfig(configText: string): string {
   return edited;
 }
 
+/**
+ * Runs `pushrun ARGS` in process against the sandbox's emulators, printing the command and its
+ * output as a person would see them; resolves to the exit code.
+ */
+export function sandboxPushrun(
+  stack: Stack,
+  say: (text: string) => void,
+): (...args: string[]) => Promise<number> {
+  const env = {
+    GOOGLE_CLOUD_PROJECT: stack.project,
+    FIRESTORE_EMULATOR_HOST: stack.firestoreHost,
+  };
+  return async (...args: string[]) => {
+    say(
+      `  $ npx pushrun ${args.map(a => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`,
+    );
+    return main(['node', 'pushrun', ...args], env, t =>
+      say(t.replace(/\n$/, '').replace(/^/gm, '    ')),
+    );
+  };
+}
+
 /** How the live edit went: whether the edited command reached Batch, and what to type. */
 export interface LiveEditResult {
   readonly ok: boolean;
@@ -37,18 +59,7 @@ export async function liveEdit(
   opts: {location: string; ttlMs: number; timeoutMs: number},
   say: (text: string) => void,
 ): Promise<LiveEditResult> {
-  const env = {
-    GOOGLE_CLOUD_PROJECT: stack.project,
-    FIRESTORE_EMULATOR_HOST: stack.firestoreHost,
-  };
-  const pushrun = async (...args: string[]) => {
-    say(
-      `  $ npx pushrun ${args.map(a => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`,
-    );
-    return main(['node', 'pushrun', ...args], env, t =>
-      say(t.replace(/\n$/, '').replace(/^/gm, '    ')),
-    );
-  };
+  const pushrun = sandboxPushrun(stack, say);
   const dir = path.dirname(stack.configFile);
   const edited = path.join(dir, 'pushrun-edited.yaml');
   fs.writeFileSync(

@@ -13,6 +13,11 @@ import type {RunRecord} from '../shared/runs/record';
 import type {RunStore} from '../shared/runs/store';
 import {startStack, type Stack} from './stack';
 import {liveEdit} from './live_edit';
+import {
+  printRunStats,
+  supersedeDemo,
+  supersedeMappingYaml,
+} from './supersede_demo';
 
 // The functions look for a new live config this often: a live edit is used a second later.
 const CONFIG_TTL_MS = 1000;
@@ -75,7 +80,7 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxOptions {
   };
 }
 
-/** The sandbox's mappings file: one `auto` mapping and one `required` mapping. */
+/** The sandbox's mappings file: an `auto` mapping, a `required` one, and one that supersedes. */
 export function sandboxConfig(location: string): string {
   const host = `${location}-docker.pkg.dev/acme/demo`;
   return `# Written by \`npm run sandbox\`; edit config/pushrun.yaml for your own mappings.
@@ -110,7 +115,7 @@ mappings:
               - container:
                   commands: ["echo", "\${MAPPING}"]
       labels: {${DEMO_OUTCOME_LABEL}: succeeded}
-`;
+${supersedeMappingYaml(host)}`;
 }
 
 /** Whether a run record ended as its demo expects. */
@@ -236,6 +241,11 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
         `${good ? '✔' : '✘'} ${demo.repo}: expected ${demo.expect.state}, got ${run?.state ?? 'no run'}`,
       );
     }
+    const superseded = await supersedeDemo(
+      stack,
+      {location: opts.location, timeoutMs: 60_000},
+      say,
+    );
     const edit = await liveEdit(
       stack,
       {location: opts.location, ttlMs: CONFIG_TTL_MS, timeoutMs: 30_000},
@@ -245,7 +255,8 @@ export async function runSandbox(opts: SandboxOptions): Promise<number> {
       `\nEdit the mappings live yourself (used within PUSHRUN_CONFIG_TTL=${CONFIG_TTL_MS / 1000}s, no deploy):\n` +
         edit.commands.map(c => `  ${c}`).join('\n'),
     );
-    if (opts.once) return ok && edit.ok ? 0 : 1;
+    await printRunStats(stack, say);
+    if (opts.once) return ok && superseded.ok && edit.ok ? 0 : 1;
 
     say(`
 The sandbox stays up. Push your own image and watch it run, for example:

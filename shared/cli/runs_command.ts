@@ -165,11 +165,18 @@ export function formatRunTable(records: readonly RunRecord[]): string {
     r.mapping,
     imageWithTag(r),
     shortDigest(r.digest) || '-',
-    r.state,
+    stateColumn(r),
     streamedColumn(r),
     r.durationSeconds !== undefined ? humanizeSeconds(r.durationSeconds) : '-',
   ]);
   return formatTable(header, rows);
+}
+
+/** The state, and why a run was cancelled by a newer push or skipped by a rule. */
+function stateColumn(r: RunRecord): string {
+  if (r.supersededBy) return `${r.state} (superseded by ${r.supersededBy})`;
+  if (r.skipCode) return `${r.state} (${r.skipCode})`;
+  return r.state;
 }
 
 /** The readable form of `pushrun runs show ID`. */
@@ -180,7 +187,11 @@ export function formatRunDetail(r: RunRecord): string {
     ['tags', r.tags.length ? r.tags.join(', ') : undefined],
     ['digest', r.digest],
     ['state', r.state],
-    ['skipped', r.skipReason],
+    [
+      'skipped',
+      r.skipReason && `${r.skipReason}${r.skipCode ? ` (${r.skipCode})` : ''}`,
+    ],
+    ['superseded by', r.supersededBy],
     [
       'config',
       r.configVersion !== undefined

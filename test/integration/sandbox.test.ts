@@ -52,7 +52,13 @@ describe('npm run sandbox', function () {
         this.skip();
       }
       assert.match(out, /stays up/, out);
-      assert.strictEqual((out.match(/^✔ /gm) ?? []).length, 4, out);
+      assert.strictEqual((out.match(/^✔ /gm) ?? []).length, 5, out);
+      assert.match(
+        out,
+        /^✔ supersede: queued-\w+ CANCELLED \(superseded by queued-\w+\), queued-\w+ SUCCEEDED/m,
+      );
+      assert.match(out, /CANCELLED \(superseded by queued-/);
+      assert.match(out, /\$ npx pushrun runs stats\n[^$]*demo[^$]*pulled/i);
       assert.match(out, /^✔ live edit: job demo-\w+ got .*edited live/m);
       assert.match(out, /npx pushrun config rollback 1/);
       assert.doesNotMatch(out, /^✘ /m);

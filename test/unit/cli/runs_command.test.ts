@@ -121,6 +121,29 @@ describe('pushrun runs', () => {
     });
   }
 
+  it('says in the state column why a run was cancelled or skipped by a rule', async () => {
+    const store = new MemoryRunStore();
+    await store.create(
+      record('trainer-aaaaaaaaaaaa', {
+        state: 'CANCELLED',
+        supersededBy: 'trainer-bbbbbbbbbbbb',
+      }),
+    );
+    await store.create(
+      record('skip-trainer-cccccccccccc', {
+        state: 'SKIPPED',
+        skipCode: 'RATE_LIMITED',
+        skipReason: 'limit maxRunsPerHour: 2 of 2 runs this hour',
+        createdAt: at(60),
+      }),
+    );
+    const {out} = await run(store, ['runs']);
+    assert.match(out, /CANCELLED \(superseded by trainer-bbbbbbbbbbbb\)/);
+    assert.match(out, /SKIPPED \(RATE_LIMITED\)/);
+    const show = await run(store, ['runs', 'show', 'trainer-aaaaaaaaaaaa']);
+    assert.match(show.out, /superseded by\s+trainer-bbbbbbbbbbbb/);
+  });
+
   it('says so when there are no runs', async () => {
     const {out} = await run(new MemoryRunStore(), ['runs']);
     assert.strictEqual(out, 'No runs.\n');
