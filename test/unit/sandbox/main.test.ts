@@ -33,10 +33,11 @@ describe('sandbox', () => {
       );
       assert.deepStrictEqual(reading.errors, []);
       assert.deepStrictEqual(
-        reading.config?.mappings.map(m => [m.name, m.streaming]),
+        reading.config?.mappings.map(m => [m.name, m.streaming, m.supersede]),
         [
-          ['demo', 'auto'],
-          ['strict', 'required'],
+          ['demo', 'auto', 'none'],
+          ['strict', 'required', 'none'],
+          ['queued', 'auto', 'queued'],
         ],
       );
     }
