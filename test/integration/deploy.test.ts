@@ -655,7 +655,7 @@ describe('deploy.sh', function () {
     });
 
     describe('then for real, twice, against the REST stand-in', function () {
-      this.timeout(120_000);
+      this.timeout(240_000);
       let rest: GoogleRest;
       let first: Run;
       let second: Run;
