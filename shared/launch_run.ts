@@ -129,8 +129,15 @@ export async function launchRun(
         sideEffect: current?.launchedAt !== undefined,
       }))
     ).sideEffect === true;
+  // A second tag of a job this instance recorded is one write that needs no read.
+  const addsTagOnly =
+    opts.jobKnown &&
+    push.tag !== undefined &&
+    push.digestRef.digest === plan.digest;
   const handledBefore = opts.jobKnown
-    ? addsNothing || (await merge())
+    ? addsNothing ||
+      (addsTagOnly && (await deps.store.addTag(record.id, push.tag!))) ||
+      (await merge())
     : !(await deps.store.create(record)) && (await merge());
   // With the same requestId, Batch may answer a repeated create with the job it made before:
   // a launch already on record means this push was handled, whatever the answer says.

@@ -27,6 +27,7 @@ import {
 
 // gRPC codes the Firestore client reports; ALREADY_EXISTS is an outcome of `create`, and
 // FAILED_PRECONDITION of a write whose document changed since it was read.
+const NOT_FOUND = 5;
 const ALREADY_EXISTS = 6;
 const FAILED_PRECONDITION = 9;
 const PERMANENT_CODES = new Set([3, 5, 7, 9, 11, 12, 16]); // INVALID_ARGUMENT, NOT_FOUND, ...
@@ -144,6 +145,18 @@ export class FirestoreRunStore implements RunStore {
         if (!lost || attempt >= TRANSACTION_ATTEMPTS)
           throw classify('patch', e);
       }
+    }
+  }
+
+  async addTag(id: string, tag: string): Promise<boolean> {
+    const {FieldValue} =
+      require('@google-cloud/firestore') as typeof import('@google-cloud/firestore');
+    try {
+      await this.collection.doc(id).update({tags: FieldValue.arrayUnion(tag)});
+      return true;
+    } catch (e) {
+      if (codeOf(e) === NOT_FOUND) return false;
+      throw classify('addTag', e);
     }
   }
 

@@ -50,6 +50,14 @@ export class MemoryRunStore implements RunStore {
     return this.update(id, fn);
   }
 
+  async addTag(id: string, tag: string): Promise<boolean> {
+    const r = this.records.get(id);
+    if (!r) return false;
+    if (!r.tags.includes(tag))
+      this.records.set(id, {...r, tags: [...r.tags, tag]});
+    return true;
+  }
+
   async list(query: RunQuery = {}): Promise<RunRecord[]> {
     return [...this.records.values()]
       .filter(

@@ -76,6 +76,11 @@ export interface RunStore {
     id: string,
     fn: (current: RunRecord | undefined) => RunMutation<T>,
   ): Promise<RunMutation<T>>;
+  /**
+   * Adds `tag` to the tags of record `id` in one write, without reading it (tags are a set, so
+   * writers need not see each other). Resolves to false, writing nothing, when there is no record.
+   */
+  addTag(id: string, tag: string): Promise<boolean>;
   /** Records matching the query, newest first. */
   list(query?: RunQuery): Promise<RunRecord[]>;
   /** Open runs created before `olderThan`, oldest first, one page at a time. */

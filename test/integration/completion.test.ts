@@ -227,6 +227,19 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
       assert.strictEqual((await store.get('p-new'))?.id, 'p-new');
     });
 
+    it('adds tags in one write each, concurrently, and writes nothing without a record', async () => {
+      await store.create(runRecord('trainer-tags', {tags: ['v1']}));
+      const added = await Promise.all(
+        ['v2', 'v3', 'v1', 'latest'].map(t => store.addTag('trainer-tags', t)),
+      );
+      assert.deepStrictEqual(added, [true, true, true, true]);
+      const r = (await store.get('trainer-tags'))!;
+      assert.deepStrictEqual([...r.tags].sort(), ['latest', 'v1', 'v2', 'v3']);
+      assert.strictEqual(r.state, 'QUEUED');
+      assert.strictEqual(await store.addTag('trainer-none', 'v1'), false);
+      assert.strictEqual(await store.get('trainer-none'), undefined);
+    });
+
     it('lists with filters newest first, and pages open runs', async () => {
       const base = Date.now() - 600_000;
       for (let i = 0; i < 5; i++) {

@@ -199,9 +199,15 @@ describe('launchRuns', () => {
     ]);
     assert.strictEqual(create.args.filter(([r]) => r.id === id).length, 1);
     assert.strictEqual(patch.args.filter(([i]) => i === id).length, 0);
-    // Once the record is written, a later message writes what it adds itself.
+    // Once the record is written, a later message writes what it adds itself: a tag is one
+    // write that reads nothing.
+    const addTag = sinon.spy(t.store, 'addTag');
     await launchRuns({...t.push, tag: 'v3'}, deps);
-    assert.strictEqual(patch.args.filter(([i]) => i === id).length, 1);
+    assert.deepStrictEqual(
+      addTag.args.filter(([i]) => i === id),
+      [[id, 'v3']],
+    );
+    assert.strictEqual(patch.args.filter(([i]) => i === id).length, 0);
     assert.ok(t.store.records.get(id)!.tags.includes('v3'));
     assert.strictEqual(t.requests.filter(r => r.jobId === id).length, 1);
   });
