@@ -427,9 +427,11 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
       missing: 0,
       failed: 0,
     });
-    await waitFor(() => messages.length >= 6, 10_000, 'notifications');
+    const mine = () =>
+      messages.filter(m => ids.includes(m.attributes.runId)).length;
+    await waitFor(() => mine() >= 6, 10_000, 'notifications');
     await new Promise(r => setTimeout(r, 500));
-    assert.strictEqual(messages.length, 6);
+    assert.strictEqual(mine(), 6);
     assert.strictEqual((await store.get('trainer-lost6'))!.state, 'RUNNING');
     // A second pass finds only the still-running run and announces nothing again.
     const again = await reconcileRuns({...d, olderThanMs: 0});
@@ -475,6 +477,12 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
     assert.ok(posts[0].text.split('\n').includes(line), posts[0].text);
     const context = posts[0].blocks.find(b => b.type === 'context');
     assert.ok(JSON.stringify(context).includes(line), JSON.stringify(context));
+    // Its topic message too, so that it cannot arrive during the next test.
+    await waitFor(
+      () => messages.some(m => m.attributes.runId === done.id),
+      10_000,
+      'notification',
+    );
   });
 
   it('announces a skipped push once', async () => {
@@ -490,10 +498,12 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
       finishAndNotify(skip.id, d),
     ]);
     assert.ok(outcomes.includes('notified'));
-    await waitFor(() => messages.length >= 1, 10_000, 'notification');
+    // Only this run's messages: one published by an earlier test may still be on its way.
+    const mine = () => messages.filter(m => m.attributes.runId === skip.id);
+    await waitFor(() => mine().length >= 1, 10_000, 'notification');
     await new Promise(r => setTimeout(r, 500));
-    assert.strictEqual(messages.length, 1);
-    assert.strictEqual(messages[0].attributes.type, 'run.skipped');
+    assert.strictEqual(mine().length, 1);
+    assert.strictEqual(mine()[0].attributes.type, 'run.skipped');
   });
 
   it('ignores jobs pushrun did not launch', async () => {
@@ -511,6 +521,9 @@ describe('completion path (Firestore and Pub/Sub emulators)', function () {
     assert.strictEqual(out.kind, 'ignored');
     assert.strictEqual(await store.get('someone-elses-job'), undefined);
     await new Promise(r => setTimeout(r, 500));
-    assert.strictEqual(messages.length, 0);
+    assert.strictEqual(
+      messages.filter(m => m.attributes.runId === 'someone-elses-job').length,
+      0,
+    );
   });
 });
