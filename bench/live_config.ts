@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {main} from '../shared/cli/main';
 import {postPubsubCloudEvent} from '../sandbox/functions';
+import {createdCommands} from '../sandbox/live_edit';
 import {startStack, type Stack} from '../sandbox/stack';
 import {coldLaunch} from './cold';
 import {distinctImages} from './launch';
@@ -30,27 +31,6 @@ mappings:
     match: {image: ${IMAGE}}
     job: {taskGroups: [{taskSpec: {runnables: [{container: {commands: ["${command}"]}}]}}]}
 `;
-
-/** The command of the CreateJob request for `digest`, once the stand-in has it. */
-function commandOf(stack: Stack, digest: string): string | undefined {
-  const req = stack.standin.requests.find(
-    r =>
-      r.method === 'CreateJob' &&
-      r.request.jobId === `bench-${digest.slice(7, 19)}`,
-  );
-  const job = (
-    req?.request as
-      | {
-          job: {
-            taskGroups: {
-              taskSpec: {runnables: {container: {commands: string[]}}[]};
-            }[];
-          };
-        }
-      | undefined
-  )?.job;
-  return job?.taskGroups[0].taskSpec.runnables[0].container.commands[0];
-}
 
 async function apply(stack: Stack, dir: string, command: string) {
   const file = path.join(dir, `${command}.yaml`);
@@ -120,7 +100,10 @@ async function benchApplyToPush(stack: Stack, dir: string): Promise<void> {
       const digest = pool.pop();
       if (!digest) throw new Error('ran out of images');
       await post(digest);
-      if (commandOf(stack, digest) === command) break;
+      if (
+        createdCommands(stack, `bench-${digest.slice(7, 19)}`)?.[0] === command
+      )
+        break;
       await new Promise(r => setTimeout(r, PUSH_EVERY_MS));
     }
     took.push(Date.now() - t0);

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {main} from '../shared/cli/main';
 import {pushImage} from './images';
+import {pollUntil} from './net';
 import type {Stack} from './stack';
 
 /** The text the edit puts in the demo command, to find it again in the CreateJob request. */
@@ -42,6 +43,28 @@ export function sandboxPushrun(
       say(t.replace(/\n$/, '').replace(/^/gm, '    ')),
     );
   };
+}
+
+/** The commands of the first container of the CreateJob request for `jobId`, once sent. */
+export function createdCommands(
+  stack: Pick<Stack, 'standin'>,
+  jobId: string,
+): string[] | undefined {
+  const req = stack.standin.requests.find(
+    r => r.method === 'CreateJob' && r.request.jobId === jobId,
+  );
+  const job = (
+    req?.request as
+      | {
+          job: {
+            taskGroups: {
+              taskSpec: {runnables: {container: {commands: string[]}}[]};
+            }[];
+          };
+        }
+      | undefined
+  )?.job;
+  return job?.taskGroups[0].taskSpec.runnables[0].container.commands;
 }
 
 /** How the live edit went: whether the edited command reached Batch, and what to type. */
@@ -93,25 +116,10 @@ export async function liveEdit(
   );
   say(`  pushed ${opts.location}-docker.pkg.dev/acme/demo/app:v2`);
   const jobId = `demo-${digest.slice(7, 19)}`;
-  const deadline = Date.now() + opts.timeoutMs;
-  let commands: string[] | undefined;
-  while (!commands && Date.now() < deadline) {
-    const req = stack.standin.requests.find(
-      r => r.method === 'CreateJob' && r.request.jobId === jobId,
-    );
-    commands = (
-      req?.request as
-        | {
-            job: {
-              taskGroups: {
-                taskSpec: {runnables: {container: {commands: string[]}}[]};
-              }[];
-            };
-          }
-        | undefined
-    )?.job.taskGroups[0].taskSpec.runnables[0].container.commands;
-    if (!commands) await new Promise(r => setTimeout(r, 250));
-  }
+  const commands = await pollUntil(
+    () => createdCommands(stack, jobId),
+    opts.timeoutMs,
+  );
   await pushrun('config', 'history');
   const ok =
     applied === 0 && (commands ?? []).some(c => c.includes(LIVE_EDIT_MARK));

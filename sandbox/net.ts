@@ -1,4 +1,4 @@
-/** Loopback helpers shared by the parts tests start. */
+/** Loopback helpers shared by the parts tests start, and polling for what they do. */
 import * as net from 'node:net';
 
 /** A TCP port free on 127.0.0.1 right now (bound, read, released). */
@@ -12,4 +12,17 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Calls `read` every 250 ms until it answers something or `timeoutMs` has passed. */
+export async function pollUntil<T>(
+  read: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await read();
+    if (found !== undefined || Date.now() > deadline) return found;
+    await new Promise(r => setTimeout(r, 250));
+  }
 }

@@ -9,6 +9,7 @@ import type {RunRecord} from '../shared/runs/record';
 import {buildLayeredImage} from './image_builder';
 import {pushBuiltImage} from './images';
 import {sandboxPushrun} from './live_edit';
+import {pollUntil} from './net';
 import type {Stack} from './stack';
 
 /** The repository the demo pushes to, under the sandbox's `queued` mapping. */
@@ -34,18 +35,6 @@ export interface SupersedeResult {
   readonly ok: boolean;
   readonly older?: RunRecord;
   readonly newer?: RunRecord;
-}
-
-async function until<T>(
-  read: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await read();
-    if (found !== undefined || Date.now() > deadline) return found;
-    await new Promise(r => setTimeout(r, 250));
-  }
 }
 
 /** Pushes `v1`, waits for its run to be recorded, pushes `v2`, and waits for both to end. */
@@ -74,7 +63,7 @@ export async function supersedeDemo(
     return `queued-${digest.slice(7, 19)}`;
   };
   const olderId = await push(1);
-  const launched = await until(() => store.get(olderId), opts.timeoutMs);
+  const launched = await pollUntil(() => store.get(olderId), opts.timeoutMs);
   if (!launched) {
     say(`✘ supersede: no run ${olderId} was recorded`);
     return {ok: false};
@@ -84,11 +73,11 @@ export async function supersedeDemo(
     r && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.state) && r.notifiedAt
       ? r
       : undefined;
-  const older = await until(
+  const older = await pollUntil(
     async () => ended(await store.get(olderId)),
     opts.timeoutMs,
   );
-  const newer = await until(
+  const newer = await pollUntil(
     async () => ended(await store.get(newerId)),
     opts.timeoutMs,
   );

@@ -5,6 +5,7 @@
  * REST reference: https://cloud.google.com/firestore/docs/reference/rest/v1/projects.databases.documents
  */
 import {TransientError, errorMessage} from '../errors';
+import {makeGoogleTokenSource} from '../registry/auth';
 import type {Settings} from '../settings';
 import {
   SUMMARY_FIELDS,
@@ -15,7 +16,6 @@ import {
   type VersionSummary,
 } from './versions';
 
-const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 // A cold instance with nothing in memory waits this long for its one read before retrying.
 const READ_TIMEOUT_MS = 10_000;
 
@@ -32,21 +32,13 @@ export function makeConfigVersionReader(
 ): ConfigVersionReader {
   const emulator = settings.firestoreEmulatorHost;
   const documents = `${emulator ? `http://${emulator}` : 'https://firestore.googleapis.com'}/v1/projects/${settings.project}/databases/(default)/documents`;
-  let auth: {getAccessToken(): Promise<string | null | undefined>} | undefined;
-  const headers = async (): Promise<Record<string, string>> => {
+  // google-auth-library is loaded on the first read outside the emulator, not with this module.
+  const tokens = emulator ? undefined : makeGoogleTokenSource();
+  const headers = async (): Promise<Record<string, string>> => ({
+    'content-type': 'application/json',
     // The emulator asks for no credentials.
-    if (emulator) return {'content-type': 'application/json'};
-    if (!auth) {
-      const {GoogleAuth} =
-        require('google-auth-library') as typeof import('google-auth-library');
-      auth = new GoogleAuth({scopes: [SCOPE]});
-    }
-    const token = await auth.getAccessToken();
-    return {
-      'content-type': 'application/json',
-      authorization: `Bearer ${token}`,
-    };
-  };
+    ...(tokens && {authorization: `Bearer ${await tokens.getAccessToken()}`}),
+  });
   const call = async (
     what: string,
     url: string,
