@@ -118,10 +118,8 @@ export async function launchRun(
   // One create() writes the record of a new launch; a record already there (another message
   // of the push, or one the recorder rebuilt from the job) is merged under a precondition.
   // A message that names no tag and no index adds nothing to the record of a known job.
-  const addsNothing =
-    opts.jobKnown &&
-    push.tag === undefined &&
-    push.digestRef.digest === plan.digest;
+  const namesNoIndex = push.digestRef.digest === plan.digest;
+  const addsNothing = opts.jobKnown && push.tag === undefined && namesNoIndex;
   const merge = async () =>
     (
       await deps.store.patch(record.id, current => ({
@@ -130,10 +128,7 @@ export async function launchRun(
       }))
     ).sideEffect === true;
   // A second tag of a job this instance recorded is one write that needs no read.
-  const addsTagOnly =
-    opts.jobKnown &&
-    push.tag !== undefined &&
-    push.digestRef.digest === plan.digest;
+  const addsTagOnly = opts.jobKnown && push.tag !== undefined && namesNoIndex;
   const handledBefore = opts.jobKnown
     ? addsNothing ||
       (addsTagOnly && (await deps.store.addTag(record.id, push.tag!))) ||

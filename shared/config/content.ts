@@ -56,18 +56,19 @@ export function readContent(
 /** Reads `jobFile`s from a version's stored files, as the config file's folder would. */
 function contentReader(content: ConfigContent, file: string): TextReader {
   const dir = path.dirname(file);
-  const files = new Map(
-    (Array.isArray(content.files) ? content.files : []).map(f => [
-      path.normalize(f.path),
-      f.text,
-    ]),
-  );
+  const files = storedFiles(content);
   return name => {
     const text = files.get(path.relative(dir, name));
     return typeof text === 'string'
       ? {text}
       : {why: 'not stored with this version'};
   };
+}
+
+/** A version's stored `jobFile` texts by normalized path (none when the field is not a list). */
+function storedFiles(content: ConfigContent): Map<string, unknown> {
+  const stored = Array.isArray(content.files) ? content.files : [];
+  return new Map(stored.map(f => [path.normalize(f.path), f.text]));
 }
 
 /**
@@ -78,8 +79,7 @@ export function resolvedValue(content: ConfigContent): Record<string, unknown> {
   // A stored version written by other hands may hold anything: it then means nothing.
   const root = tryParse(content.text);
   if (!isObject(root)) return {};
-  const stored = Array.isArray(content.files) ? content.files : [];
-  const files = new Map(stored.map(f => [path.normalize(f.path), f.text]));
+  const files = storedFiles(content);
   const mappings = Array.isArray(root.mappings) ? root.mappings : [];
   return {
     ...root,
